@@ -1,0 +1,105 @@
+/**
+ * The one error type of vvf. Every failure the library reports carries a stable string
+ * `code`; faces (CLI, server, FUSE) map codes to exit statuses, HTTP statuses or errno.
+ */
+
+/** Stable error codes. Add new codes here, never reuse one for a different meaning. */
+export const ErrorCodes = {
+  /** A box (or a field read inside one) runs past the bytes that hold it. */
+  BOX_OVERRUN: 'invalid MP4: data runs past the end of its box',
+  /** A box header is malformed (size smaller than the header, bad type, …). */
+  BOX_INVALID: 'invalid MP4: malformed box',
+  /** A box the model needs is missing. */
+  BOX_MISSING: 'invalid MP4: a required box is missing',
+  /** Fields of boxes contradict each other (sample counts, offsets past the source, …). */
+  MEDIA_INCONSISTENT: 'invalid MP4: sample tables contradict each other',
+  /** A 64-bit number in the input does not fit in a JS number exactly (2^53). */
+  NUMBER_TOO_LARGE: 'a 64-bit value exceeds 2^53',
+  /** More samples than the configured limit. */
+  SAMPLE_LIMIT: 'too many samples',
+  /** More metadata bytes than the configured limit. */
+  METADATA_LIMIT: 'too much metadata',
+  /** More boxes, fragments or nesting than the configured limit. */
+  STRUCTURE_LIMIT: 'too many boxes or too deep nesting',
+  /** The input uses something vvf does not support (encryption, …). */
+  UNSUPPORTED: 'not supported',
+  /** The input is not an MP4 / MPD at all. */
+  UNKNOWN_FORMAT: 'unknown input format',
+  /** An MPD manifest is malformed or refers to something that does not exist. */
+  MANIFEST_INVALID: 'invalid DASH manifest',
+  /** A source's validator (size+mtime, ETag) no longer matches what was seen before. */
+  SOURCE_CHANGED: 'source changed',
+  /** A source could not be reached (file missing, connection refused, timeout). */
+  SOURCE_UNREACHABLE: 'source unreachable',
+  /** A source answered, but not as expected (HTTP status, short read). */
+  SOURCE_BAD_RESPONSE: 'source gave a bad response',
+  /** A read was asked outside the source. */
+  SOURCE_RANGE: 'read outside the source',
+  /** Command-line or API usage error. */
+  USAGE: 'usage error',
+  /** An internal invariant failed: a bug in vvf. */
+  BUG: 'internal error',
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+/** Where in the input a problem was found. */
+export interface ErrorLocation {
+  /** Source (path or URL) the bytes came from. */
+  source?: string;
+  /** Absolute byte offset in the source. */
+  offset?: number;
+  /** Box path such as `moov/trak[1]/mdia/minf/stbl/stsz`. */
+  path?: string;
+}
+
+export class VvfError extends Error {
+  readonly code: ErrorCode;
+  readonly source: string | undefined;
+  readonly offset: number | undefined;
+  readonly path: string | undefined;
+
+  constructor(code: ErrorCode, detail: string, where: ErrorLocation = {}, options?: { cause?: unknown }) {
+    super(formatMessage(code, detail, where), options);
+    this.name = 'VvfError';
+    this.code = code;
+    this.source = where.source;
+    this.offset = where.offset;
+    this.path = where.path;
+  }
+
+  /** A copy of this error with location fields filled in where they were missing. */
+  locate(where: ErrorLocation): VvfError {
+    const merged: ErrorLocation = {
+      source: this.source ?? where.source,
+      offset: this.offset ?? where.offset,
+      path: this.path ?? where.path,
+    };
+    return new VvfError(this.code, this.detail(), merged, { cause: this.cause });
+  }
+
+  private detail(): string {
+    return this.message.split(' [')[0]?.replace(/^[A-Z_]+: /, '') ?? this.message;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { code: this.code, message: this.message, source: this.source, offset: this.offset, path: this.path };
+  }
+}
+
+function formatMessage(code: ErrorCode, detail: string, where: ErrorLocation): string {
+  const at: string[] = [];
+  if (where.path !== undefined) at.push(`box ${where.path}`);
+  if (where.offset !== undefined) at.push(`offset ${where.offset}`);
+  if (where.source !== undefined) at.push(`in ${where.source}`);
+  return `${code}: ${detail}${at.length > 0 ? ` [${at.join(', ')}]` : ''}`;
+}
+
+/** Internal invariant: a failure is a bug in vvf, not bad input. */
+export function assert(condition: unknown, what: string): asserts condition {
+  if (!condition) throw new VvfError('BUG', `assertion failed: ${what}`);
+}
+
+export function isVvfError(e: unknown): e is VvfError {
+  return e instanceof VvfError;
+}

@@ -1,0 +1,147 @@
+import { VvfError } from '../errors.js';
+import type { Limits } from '../limits.js';
+import type { Movie, MovieLayout } from '../model/movie.js';
+import type { Source } from '../sources/source.js';
+import { MovieBuilder } from './movie-builder.js';
+import type { MpdManifest, MpdRepresentation, MpdSegmentRef } from './mpd.js';
+import { type Mp4Scan, scanMp4 } from './mp4-scan.js';
+
+/** Opens the source behind an absolute URL from a manifest (file: or http(s):). */
+export type OpenUrl = (url: string) => Promise<Source>;
+
+export interface DashReadOptions {
+  limits: Limits;
+  open: OpenUrl;
+  /** Representation ids to read (default: every representation of the period). */
+  representations?: readonly string[];
+  /** Segment sources opened and scanned at once. */
+  concurrency?: number;
+}
+
+/**
+ * Reads a DASH presentation into one Movie: a track per representation (its init
+ * segment's moov), with samples from every media segment, each segment its own source.
+ * Only box headers, moov, sidx and moof boxes are read.
+ */
+export async function readDashMovie(manifest: MpdManifest, input: string, opts: DashReadOptions): Promise<Movie> {
+  if (manifest.periods.length !== 1) {
+    throw new VvfError('UNSUPPORTED', `manifests with ${manifest.periods.length} periods are not supported (one period only)`, {
+      source: input,
+    });
+  }
+  const period = manifest.periods[0]!;
+  let reps = period.representations;
+  if (opts.representations) {
+    const wanted = opts.representations;
+    for (const id of wanted) {
+      if (!reps.some((r) => r.id === id))
+        throw new VvfError('MANIFEST_INVALID', `no representation with id "${id}"`, { source: input });
+    }
+    reps = reps.filter((r) => wanted.includes(r.id));
+  }
+  if (reps.length === 0) throw new VvfError('MANIFEST_INVALID', 'the manifest lists no representation', { source: input });
+
+  const builder = new MovieBuilder(opts.limits, input);
+  const budget = { metadataBytes: 0 };
+  const layout: MovieLayout = {
+    kind: 'fragmented',
+    moovOffset: -1,
+    moovSize: 0,
+    moovPosition: 'before-mdat',
+    fragmentCount: 0,
+    sidxCount: 0,
+    hasMfra: false,
+    segmentCount: 0,
+    metadataBytes: 0,
+  };
+  for (const rep of reps) {
+    if (rep.encrypted)
+      throw new VvfError('UNSUPPORTED', `representation "${rep.id}" is encrypted (ContentProtection)`, { source: input });
+    const parts =
+      rep.segments.length > 0 ? await readSegmented(rep, opts, budget) : await readSingleFile(rep, opts, budget, input);
+    const [initSource, initScan] = parts.init;
+    if (!initScan.moov) {
+      throw new VvfError('BOX_MISSING', `the initialization data of representation "${rep.id}" has no moov`, {
+        source: initSource.key,
+      });
+    }
+    if (layout.moovOffset < 0) {
+      layout.moovOffset = initScan.moov.header.start;
+      layout.moovSize = initScan.moov.header.size;
+      if (initScan.ftyp) {
+        builder.majorBrand = initScan.ftyp.majorBrand;
+        builder.compatibleBrands = initScan.ftyp.compatibleBrands;
+      }
+    }
+    const context = builder.addInit(initScan.moov, builder.addSource(initSource), rep.id);
+    for (const [source, scan, dataEnd] of parts.media) {
+      const sourceIndex = builder.addSource(source);
+      layout.sidxCount += scan.sidxCount;
+      layout.hasMfra ||= scan.hasMfra;
+      for (const moof of scan.moofs) {
+        layout.fragmentCount++;
+        builder.addMoof(context, moof, { start: moof.header.start, sourceIndex, dataEnd, source: source.key });
+      }
+    }
+    if (rep.segments.length > 0) {
+      layout.kind = 'segmented';
+      layout.segmentCount += rep.segments.length;
+    }
+  }
+  layout.metadataBytes = budget.metadataBytes;
+  return builder.finish(layout);
+}
+
+type Part = [source: Source, scan: Mp4Scan, dataEnd: number];
+
+/** SegmentBase or a bare BaseURL: one fragmented file holds the init and every fragment. */
+async function readSingleFile(rep: MpdRepresentation, opts: DashReadOptions, budget: { metadataBytes: number }, input: string) {
+  if (!rep.mediaUrl)
+    throw new VvfError('MANIFEST_INVALID', `representation "${rep.id}" has neither segments nor a media URL`, { source: input });
+  const source = await opts.open(rep.mediaUrl);
+  const scan = await scanMp4(source, opts.limits, budget);
+  const part: Part = [source, scan, source.size];
+  return { init: [source, scan] as const, media: [part] };
+}
+
+/** An init segment plus media segments, each a file or a byte range of one. */
+async function readSegmented(rep: MpdRepresentation, opts: DashReadOptions, budget: { metadataBytes: number }) {
+  if (rep.segments.length > opts.limits.maxSegments) {
+    throw new VvfError('STRUCTURE_LIMIT', `representation "${rep.id}" has more than ${opts.limits.maxSegments} segments`);
+  }
+  const init = rep.init ?? (rep.mediaUrl ? { url: rep.mediaUrl } : undefined);
+  if (!init) throw new VvfError('MANIFEST_INVALID', `representation "${rep.id}" has segments but no initialization segment`);
+  const [initSource, initScan] = await scanSegment(init, opts, budget);
+  const media = await mapInOrder(rep.segments, opts.concurrency ?? 8, (seg) => scanSegment(seg, opts, budget));
+  return { init: [initSource, initScan] as const, media };
+}
+
+async function scanSegment(ref: MpdSegmentRef, opts: DashReadOptions, budget: { metadataBytes: number }): Promise<Part> {
+  const source = await opts.open(ref.url);
+  const end = ref.range ? ref.range.end + 1 : source.size;
+  if (ref.range && (ref.range.start > ref.range.end || end > source.size)) {
+    throw new VvfError(
+      'MANIFEST_INVALID',
+      `byte range ${ref.range.start}-${ref.range.end} lies outside ${source.size}-byte ${ref.url}`,
+      {
+        source: source.key,
+      },
+    );
+  }
+  const scan = await scanMp4(source, opts.limits, budget, { start: ref.range?.start ?? 0, end });
+  return [source, scan, end];
+}
+
+/** Maps with at most `limit` calls in flight, results in input order. */
+async function mapInOrder<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

@@ -1,0 +1,148 @@
+import { VvfError } from '../errors.js';
+import type { Limits } from '../limits.js';
+import { mehdCodec } from '../isobmff/boxes/mehd.js';
+import { mvhdCodec } from '../isobmff/boxes/mvhd.js';
+import { trexCodec } from '../isobmff/boxes/trex.js';
+import { type BoxNode, type ContainerNode, childrenOf, containerChild, leaf, leaves, requireLeaf } from '../isobmff/tree.js';
+import type { Movie, MovieLayout, Track } from '../model/movie.js';
+import { SampleTableBuilder } from '../model/sample-table.js';
+import type { Source } from '../sources/source.js';
+import { type FragmentTrackState, type MoofPlace, readMoofSamples } from './fragment-samples.js';
+import { readStblSamples } from './stbl-samples.js';
+import { readTrackHeader, type TrackHeader } from './track-header.js';
+
+/** The tracks declared by one moov (a file's, or a DASH representation's init segment). */
+export interface InitContext {
+  tracks: Map<number, FragmentTrackState>;
+}
+
+interface PendingTrack {
+  header: TrackHeader;
+  state: FragmentTrackState;
+  representationId?: string;
+}
+
+/**
+ * Gathers tracks and samples from moov boxes and moof boxes, from one or many sources,
+ * into one Movie. Track ids are renumbered 1..n when several inits are combined.
+ */
+export class MovieBuilder {
+  readonly sources: Source[] = [];
+  private readonly sourceIndexByKey = new Map<string, number>();
+  private readonly pending: PendingTrack[] = [];
+  private timescale = 0;
+  private declaredDuration = 0;
+  majorBrand = '';
+  compatibleBrands: string[] = [];
+
+  constructor(
+    private readonly limits: Limits,
+    private readonly input: string,
+  ) {}
+
+  /** Index of a source in the movie, adding it the first time. */
+  addSource(source: Source): number {
+    const known = this.sourceIndexByKey.get(source.key);
+    if (known !== undefined) return known;
+    const i = this.sources.push(source) - 1;
+    this.sourceIndexByKey.set(source.key, i);
+    return i;
+  }
+
+  /**
+   * Declares the tracks of a moov, reading any samples its own sample tables hold.
+   * `sourceIndex` is the source holding the stbl samples.
+   */
+  addInit(moov: ContainerNode, sourceIndex: number, representationId?: string): InitContext {
+    const source = this.sources[sourceIndex];
+    if (!source) throw new VvfError('BUG', `unknown source index ${sourceIndex}`);
+    const mvhd = requireLeaf(moov, 'mvhd', mvhdCodec);
+    if (mvhd.timescale === 0)
+      throw new VvfError('MEDIA_INCONSISTENT', 'movie timescale is 0', { path: `${moov.path}/mvhd`, source: source.key });
+    if (this.timescale === 0) {
+      this.timescale = mvhd.timescale;
+      const mvex = containerChild(moov, 'mvex');
+      const mehd = mvex ? leaf(mvex, 'mehd', mehdCodec) : undefined;
+      this.declaredDuration = Math.max(
+        mvhd.duration > 0 ? mvhd.duration : 0,
+        mehd && mehd.fragmentDuration > 0 ? mehd.fragmentDuration : 0,
+      );
+    }
+    const mvex = containerChild(moov, 'mvex');
+    const trexes = mvex ? leaves(mvex, 'trex', trexCodec) : [];
+    const context: InitContext = { tracks: new Map() };
+    const traks = childrenOf(moov, 'trak');
+    if (this.pending.length + traks.length > this.limits.maxTracks) {
+      throw new VvfError('STRUCTURE_LIMIT', `more than ${this.limits.maxTracks} tracks (limit maxTracks)`, {
+        path: moov.path,
+        source: source.key,
+      });
+    }
+    for (const trak of traks) {
+      if (trak.kind !== 'container') continue;
+      const header = readTrackHeader(trak, source.key);
+      if (context.tracks.has(header.sourceTrackId)) {
+        throw new VvfError('MEDIA_INCONSISTENT', `two tracks with id ${header.sourceTrackId}`, {
+          path: trak.path,
+          source: source.key,
+        });
+      }
+      const samples = new SampleTableBuilder(this.limits.maxSamplesPerTrack, { path: trak.path, source: source.key });
+      readStblSamples(header.stbl, samples, sourceIndex, source.size, source.key);
+      const last = samples.count - 1;
+      const state: FragmentTrackState = {
+        trackId: header.sourceTrackId,
+        trex: trexes.find((t) => t.trackId === header.sourceTrackId),
+        samples,
+        nextDecodeTime: last >= 0 ? (samples.decodeTime[last] ?? 0) + (samples.duration[last] ?? 0) : 0,
+        fragments: 0,
+      };
+      context.tracks.set(header.sourceTrackId, state);
+      const p: PendingTrack = { header, state };
+      if (representationId !== undefined) p.representationId = representationId;
+      this.pending.push(p);
+    }
+    return context;
+  }
+
+  /** Adds the samples of one moof. */
+  addMoof(context: InitContext, moof: BoxNode, place: MoofPlace): void {
+    for (const state of context.tracks.values()) {
+      if (state.fragments >= this.limits.maxFragments) {
+        throw new VvfError('STRUCTURE_LIMIT', `more than ${this.limits.maxFragments} fragments (limit maxFragments)`, {
+          source: place.source,
+          offset: place.start,
+        });
+      }
+    }
+    readMoofSamples(moof, place, context.tracks);
+  }
+
+  finish(layout: MovieLayout): Movie {
+    if (this.pending.length === 0) throw new VvfError('BOX_MISSING', 'the input declares no tracks', { source: this.input });
+    const renumber = new Set(this.pending.map((p) => p.header.sourceTrackId)).size !== this.pending.length;
+    const tracks: Track[] = this.pending.map((p, i) => {
+      const { stbl: _stbl, ...header } = p.header;
+      const samples = p.state.samples.finish();
+      let duration = 0;
+      for (let k = 0; k < samples.count; k++) duration += samples.duration[k] ?? 0;
+      const track: Track = { ...header, id: renumber ? i + 1 : header.sourceTrackId, duration, samples };
+      if (p.representationId !== undefined) track.representationId = p.representationId;
+      return track;
+    });
+    let duration = this.declaredDuration;
+    if (duration === 0) {
+      for (const t of tracks) duration = Math.max(duration, Math.ceil((t.duration * this.timescale) / t.timescale));
+    }
+    return {
+      sources: this.sources,
+      input: this.input,
+      timescale: this.timescale,
+      duration,
+      majorBrand: this.majorBrand,
+      compatibleBrands: this.compatibleBrands,
+      tracks,
+      layout,
+    };
+  }
+}

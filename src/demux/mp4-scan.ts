@@ -1,0 +1,68 @@
+import { VvfError } from '../errors.js';
+import type { Limits } from '../limits.js';
+import { type FtypBox, ftypCodec } from '../isobmff/boxes/ftyp.js';
+import { type BoxNode, type ContainerNode, leaf, parseBoxTree } from '../isobmff/tree.js';
+import type { Source } from '../sources/source.js';
+import { scanBoxes } from './box-scanner.js';
+
+/** The metadata of one MP4 file (or a byte range of one), as found by a scan. */
+export interface Mp4Scan {
+  ftyp?: FtypBox;
+  moov?: ContainerNode;
+  moofs: ContainerNode[];
+  sidxCount: number;
+  hasMfra: boolean;
+  /** Absolute offset of the first mdat, if any. */
+  firstMdat?: number;
+  /** Top-level boxes seen, in order, with their parsed trees when they are metadata. */
+  boxes: { type: string; start: number; size: number; nodes?: BoxNode[] }[];
+}
+
+/** Scans a source region's top-level boxes and parses its metadata boxes into trees. */
+export async function scanMp4(
+  source: Source,
+  limits: Limits,
+  budget: { metadataBytes: number },
+  region: { start?: number; end?: number } = {},
+): Promise<Mp4Scan> {
+  const scan: Mp4Scan = { moofs: [], sidxCount: 0, hasMfra: false, boxes: [] };
+  const counts = new Map<string, number>();
+  const scanOptions = { limits, budget, ...region };
+  for await (const { header, bytes } of scanBoxes(source, scanOptions)) {
+    const n = counts.get(header.type) ?? 0;
+    counts.set(header.type, n + 1);
+    const entry: Mp4Scan['boxes'][number] = { type: header.type, start: header.start, size: header.size };
+    scan.boxes.push(entry);
+    if (header.type === 'mdat' && scan.firstMdat === undefined) scan.firstMdat = header.start;
+    if (!bytes) continue;
+    const nodes = parseBoxTree(bytes, header.start, '', { limits, source: source.key });
+    // The tree's top-level path is the box's own; give repeated boxes their ordinal.
+    const node = nodes[0];
+    if (node && n > 0) node.path = `${header.type}[${n}]`;
+    entry.nodes = nodes;
+    if (!node) continue;
+    switch (header.type) {
+      case 'ftyp':
+      case 'styp': {
+        const f = leaf(nodes, header.type, ftypCodec);
+        if (f && header.type === 'ftyp') scan.ftyp = f;
+        break;
+      }
+      case 'moov':
+        if (scan.moov)
+          throw new VvfError('MEDIA_INCONSISTENT', 'more than one moov box', { source: source.key, offset: header.start });
+        if (node.kind === 'container') scan.moov = node;
+        break;
+      case 'moof':
+        if (node.kind === 'container') scan.moofs.push(node);
+        break;
+      case 'sidx':
+        scan.sidxCount++;
+        break;
+      case 'mfra':
+        scan.hasMfra = true;
+        break;
+    }
+  }
+  return scan;
+}

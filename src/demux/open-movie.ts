@@ -1,0 +1,82 @@
+import { isAbsolute, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { VvfError } from '../errors.js';
+import { type Limits, resolveLimits } from '../limits.js';
+import type { Movie } from '../model/movie.js';
+import { openSource } from '../sources/open-source.js';
+import type { Source } from '../sources/source.js';
+import { readDashMovie } from './dash-movie.js';
+import { readMp4Movie } from './mp4-movie.js';
+import { parseMpd } from './mpd.js';
+
+export interface OpenMovieOptions {
+  limits?: Partial<Limits>;
+  /**
+   * Opens a source from a path or an absolute URL. Faces that restrict what may be
+   * read (roots, allowlists) pass their own.
+   */
+  openSource?: (spec: string) => Promise<Source>;
+  /** For DASH manifests: representation ids to read (default all). */
+  representations?: readonly string[];
+}
+
+/** Whether `input` names a URL rather than a local path. */
+export function isUrl(input: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(input);
+}
+
+/**
+ * Opens any supported input as a Movie: a progressive or fragmented MP4 file, or a DASH
+ * manifest (.mpd) whose segments are files or URLs. The kind is told from the content.
+ */
+export async function openMovie(input: string, options: OpenMovieOptions = {}): Promise<Movie> {
+  const limits = resolveLimits(options.limits);
+  const open = options.openSource ?? ((spec: string) => openSource(spec));
+  const source = await open(input);
+  let movie: Movie;
+  try {
+    const head = await source.read(0, Math.min(source.size, 64));
+    if (looksLikeXml(head)) {
+      movie = await openManifest(source, input, limits, open, options.representations);
+    } else {
+      movie = await readMp4Movie(source, limits);
+    }
+  } catch (e) {
+    await source.close().catch(() => {});
+    throw e;
+  }
+  return movie;
+}
+
+async function openManifest(
+  source: Source,
+  input: string,
+  limits: Limits,
+  open: (spec: string) => Promise<Source>,
+  representations: readonly string[] | undefined,
+): Promise<Movie> {
+  if (source.size > limits.maxManifestBytes) {
+    throw new VvfError(
+      'METADATA_LIMIT',
+      `manifest of ${source.size} bytes exceeds ${limits.maxManifestBytes} (limit maxManifestBytes)`,
+      {
+        source: source.key,
+      },
+    );
+  }
+  const xml = new TextDecoder().decode(await source.read(0, source.size));
+  await source.close();
+  const manifestUrl = isUrl(input) ? input : pathToFileURL(isAbsolute(input) ? input : resolve(input)).href;
+  const manifest = parseMpd(xml, manifestUrl, limits);
+  const openUrl = (url: string) => open(url.startsWith('file:') ? fileURLToPath(url) : url);
+  const opts = { limits, open: openUrl, ...(representations ? { representations } : {}) };
+  return readDashMovie(manifest, input, opts);
+}
+
+function looksLikeXml(head: Uint8Array): boolean {
+  let i = 0;
+  // UTF-8 byte order mark, then whitespace.
+  if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) i = 3;
+  while (i < head.length && (head[i] === 0x20 || head[i] === 0x0a || head[i] === 0x0d || head[i] === 0x09)) i++;
+  return head[i] === 0x3c; // '<'
+}

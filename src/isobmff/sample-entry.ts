@@ -203,44 +203,64 @@ function readAudioFields(body: Cursor, info: SampleEntryInfo): Child[] {
   if (version === 2) {
     // QuickTime sound description v2: the 16.16 field holds 1.0; the real values follow.
     body.skip(4); // sizeOfStructOnly
-    info.sampleRate = Math.round(new DataView(body.bytesCopy(8).buffer).getFloat64(0));
+    const rate = new DataView(body.bytesCopy(8).buffer).getFloat64(0);
+    if (!(rate >= 0 && rate < 2 ** 32)) throw body.error('BOX_INVALID', `audioSampleRate ${rate} is not a sample rate`);
+    info.sampleRate = Math.round(rate);
     info.channelCount = body.u32();
     body.skip(20); // always7F000000, constBitsPerChannel, formatSpecificFlags, bytes and frames per packet
     return readChildren(body);
   }
   if (version === 1) {
-    // QuickTime v1 adds four u32 (samples per packet, bytes per packet/frame/sample); an
-    // ISO AudioSampleEntryV1 (only in a version 1 stsd) uses the same version number and adds
-    // nothing. Try QuickTime first; fall back to ISO when only that layout gives valid boxes.
+    // QuickTime v1 adds four u32 (samples per packet, bytes per packet/frame/sample). An ISO
+    // AudioSampleEntryV1 (only in a version 1 stsd) has the same version number but adds
+    // nothing: its child boxes follow at once. A printable box type right here means ISO,
+    // since bytesPerPacket is never four printable characters.
     const iso = new Cursor(body.bytes, body.base, body.path, body.position, body.position + body.remaining);
-    try {
-      body.skip(16);
-      return readChildren(body);
-    } catch (qtError) {
+    if (startsWithBox(iso)) {
       try {
         return readChildren(iso);
       } catch {
-        throw qtError;
+        // Not ISO after all: read it as QuickTime.
       }
     }
+    body.skip(16);
   }
   return readChildren(body);
 }
 
 /**
  * Reads the child boxes that fill the rest of `c`. A QuickTime-style terminator (four zero
- * bytes) or fewer than 8 bytes left end the list; anything else must be a valid box.
+ * bytes, or a box of type 0) or fewer than 8 bytes left end the list; anything else must be
+ * a valid box.
  */
 function readChildren(c: Cursor): Child[] {
   const children: Child[] = [];
   while (c.remaining >= 8) {
     const at = c.position;
-    if (c.bytes[at] === 0 && c.bytes[at + 1] === 0 && c.bytes[at + 2] === 0 && c.bytes[at + 3] === 0) break;
+    // QuickTime ends some atom lists with four zero bytes or an 8-byte atom of type 0.
+    if (isZero(c.bytes, at) || isZero(c.bytes, at + 4)) break;
     const h = readBoxHeader(c, c.endOffset);
     const body = c.sub(h.size - (c.position - at), `${c.path}/${h.type}`);
     children.push({ type: h.type, body });
   }
   return children;
+}
+
+function isZero(b: Uint8Array, at: number): boolean {
+  return b[at] === 0 && b[at + 1] === 0 && b[at + 2] === 0 && b[at + 3] === 0;
+}
+
+/** Whether the next 8 bytes read as a box header with a printable type that fits in `c`. */
+function startsWithBox(c: Cursor): boolean {
+  if (c.remaining < 8) return false;
+  const b = c.bytes;
+  const at = c.position;
+  for (let i = 4; i < 8; i++) {
+    const ch = b[at + i] ?? 0;
+    if (ch < 0x20 || ch > 0x7e) return false;
+  }
+  const size = (((b[at] ?? 0) << 24) | ((b[at + 1] ?? 0) << 16) | ((b[at + 2] ?? 0) << 8) | (b[at + 3] ?? 0)) >>> 0;
+  return size >= 8 && size <= c.remaining;
 }
 
 function find(children: Child[], type: string): Child | undefined {

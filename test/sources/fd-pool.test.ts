@@ -18,7 +18,13 @@ after(async () => {
 
 /** An opener that counts how often the pool asked it to open. */
 function opener() {
-  const counter = { opens: 0, open: async () => (counter.opens++, open(file, 'r')) };
+  const counter = {
+    opens: 0,
+    open: async () => {
+      counter.opens++;
+      return open(file, 'r');
+    },
+  };
   return counter;
 }
 

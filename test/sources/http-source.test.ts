@@ -288,7 +288,10 @@ test('open follows redirects; reads go to the final URL', async () => {
     assert.equal(s.key, start);
     assert.equal(s.url, server.url);
     assert.deepEqual(await s.read(1, 2), new Uint8Array(data.subarray(1, 3)));
-    await assert.rejects(HttpSource.open(server.url.replace('/data.mp4', '/loop'), fast), isCode('SOURCE_BAD_RESPONSE', /redirects/));
+    await assert.rejects(
+      HttpSource.open(server.url.replace('/data.mp4', '/loop'), fast),
+      isCode('SOURCE_BAD_RESPONSE', /redirects/),
+    );
   } finally {
     await server.close();
   }

@@ -1,0 +1,49 @@
+# vvf — two commands: `make demo` and `make test`. Each installs what is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export VVF_CACHE_DIR ?= $(CURDIR)/.cache
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEMO_DIR := $(VVF_CACHE_DIR)/demo
+
+.PHONY: help setup system-deps node-deps build demo test lint typecheck fixtures clean
+
+help:
+	@echo "make demo   set up, make a small DASH sample, run vvf inspect on it"
+	@echo "make test   set up, then typecheck, lint and run the whole test suite"
+
+# Debian packages: ffmpeg (fixtures, the reference for every media test).
+system-deps:
+	@if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then \
+	  echo "installing ffmpeg from Debian's packages"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq ffmpeg >/dev/null; \
+	fi
+
+# npm ci when node_modules is missing or older than the lockfile.
+node-deps:
+	@if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi
+
+build: node-deps
+	@npx tsc -p tsconfig.build.json
+
+setup: system-deps node-deps build
+
+demo: setup
+	@bash scripts/demo-sample.sh "$(DEMO_DIR)"
+	@echo
+	@echo "$$ vvf inspect $(DEMO_DIR)/dash/manifest.mpd"
+	@node dist/cli/main.js inspect "$(DEMO_DIR)/dash/manifest.mpd"
+
+typecheck: node-deps
+	@npx tsc -p tsconfig.json --noEmit
+
+lint: node-deps
+	@npx biome check src test scripts
+
+fixtures: setup
+	@npx tsx scripts/fixtures.ts
+
+test: setup typecheck lint
+	@node scripts/run-tests.mjs
+
+clean:
+	rm -rf dist .cache

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Makes the demo's sample once: a 10-second H.264 + AAC clip packaged as DASH by ffmpeg
+# (SegmentTemplate, 2-second segments, one representation per stream).
+set -euo pipefail
+dir=${1:?usage: demo-sample.sh DIR}
+[ -f "$dir/dash/manifest.mpd" ] && exit 0
+tmp=$(mktemp -d "${dir%/}.tmp.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/dash"
+ffmpeg -hide_banner -loglevel error -y \
+  -f lavfi -i "testsrc2=size=640x360:rate=30" -f lavfi -i "sine=frequency=440:sample_rate=48000" -t 10 \
+  -c:v libx264 -preset veryfast -profile:v high -bf 2 -g 60 -pix_fmt yuv420p -c:a aac -b:a 128k "$tmp/clip.mp4"
+ffmpeg -hide_banner -loglevel error -y -i "$tmp/clip.mp4" -map 0 -c copy \
+  -f dash -seg_duration 2 -use_template 1 -use_timeline 1 "$tmp/dash/manifest.mpd"
+mkdir -p "$(dirname "$dir")"
+rm -rf "$dir"
+mv "$tmp" "$dir"
+trap - EXIT
+echo "made the demo sample in $dir"

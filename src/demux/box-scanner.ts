@@ -39,6 +39,7 @@ export async function* scanBoxes(source: Source, opts: ScanOptions): AsyncGenera
   let bufStart = 0;
   let ahead = 64;
   let boxes = 0;
+  let previous = '';
 
   // Makes [at, at+n) available in buf, reading `want` bytes (at least n) when it is not.
   const ensure = async (at: number, n: number, want: number): Promise<void> => {
@@ -55,7 +56,9 @@ export async function* scanBoxes(source: Source, opts: ScanOptions): AsyncGenera
         offset: pos,
       });
     }
-    await ensure(pos, Math.min(32, end - pos), ahead);
+    // After an mdat comes the next fragment: read as much as the last moof took, so
+    // the moof and the mdat header behind it arrive together.
+    await ensure(pos, Math.min(32, end - pos), previous === 'mdat' ? ahead : 64);
     let header: BoxHeader;
     try {
       header = readBoxHeader(new Cursor(buf, bufStart, '', pos - bufStart), end);
@@ -84,5 +87,6 @@ export async function* scanBoxes(source: Source, opts: ScanOptions): AsyncGenera
       yield { header };
     }
     pos += header.size;
+    previous = header.type;
   }
 }

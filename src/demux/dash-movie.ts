@@ -41,6 +41,18 @@ export async function readDashMovie(manifest: MpdManifest, input: string, opts: 
   }
   if (reps.length === 0) throw new VvfError('MANIFEST_INVALID', 'the manifest lists no representation', { source: input });
 
+  // Segments often share a file (SegmentList with media ranges, SegmentBase): open each URL once.
+  const opened = new Map<string, Promise<Source>>();
+  const openOnce = opts.open;
+  const open: OpenUrl = (url) => {
+    let p = opened.get(url);
+    if (!p) {
+      p = openOnce(url);
+      opened.set(url, p);
+    }
+    return p;
+  };
+  opts = { ...opts, open };
   const builder = new MovieBuilder(opts.limits, input);
   const budget = { metadataBytes: 0 };
   const layout: MovieLayout = {

@@ -305,7 +305,13 @@ function codecString(format: string, children: Child[]): string {
     }
     case 'av01': {
       const av1C = find(children, 'av1C');
-      return av1C ? av1Codec(format, av1C.body, find(children, 'colr')?.body) : format;
+      return av1C
+        ? av1Codec(
+            format,
+            av1C.body,
+            children.filter((b) => b.type === 'colr'),
+          )
+        : format;
     }
     case 'mp4a':
     case 'mp4v': {
@@ -417,7 +423,7 @@ interface Av1Config {
  * Values come from the sequence header OBU in configOBUs (else av1C's own fields); colour
  * from an nclx `colr` box, else the sequence header's colour description, else BT.709 (1/1/1).
  */
-function av1Codec(format: string, c: Cursor, colr: Cursor | undefined): string {
+function av1Codec(format: string, c: Cursor, colrs: Child[]): string {
   c.u8(); // marker, version
   const b1 = c.u8();
   const b2 = c.u8();
@@ -437,7 +443,12 @@ function av1Codec(format: string, c: Cursor, colr: Cursor | undefined): string {
 
   let colour = cfg.colour ?? { primaries: 1, transfer: 1, matrix: 1 };
   let fullRange = cfg.fullRange ?? 0;
-  const nclx = colr ? readNclx(colr) : undefined;
+  // An entry may carry several colr boxes (an ICC profile besides nclx): the first nclx counts.
+  let nclx: ReturnType<typeof readNclx>;
+  for (const colr of colrs) {
+    nclx = readNclx(colr.body);
+    if (nclx) break;
+  }
   if (nclx) {
     colour = nclx;
     fullRange = nclx.fullRange;

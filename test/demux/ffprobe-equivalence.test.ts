@@ -58,7 +58,8 @@ describe('model equals ffprobe packets', async () => {
         const probe = probed.find((p) => p.index === stream.probeStreamIndex);
         assert.ok(probe, `ffprobe stream ${stream.probeStreamIndex} of ${stream.probeFile}`);
         assert.equal(track.timescale, probe.timeBase[1], 'timescale is the stream time base');
-        const sameFile = track.samples.count > 0 && movie.sources[track.samples.sourceIndex[0]!]!.key === realpathSync(stream.probeFile);
+        const sameFile =
+          track.samples.count > 0 && movie.sources[track.samples.sourceIndex[0]!]!.key === realpathSync(stream.probeFile);
         const mismatch = firstMismatch(track, probe, sameFile);
         assert.equal(mismatch, undefined, `${fixture.name} ${stream.kind}: ${mismatch}`);
       }

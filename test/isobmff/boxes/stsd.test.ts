@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { VvfError } from '../../../src/errors.js';
 import { stsdCodec } from '../../../src/isobmff/boxes/stsd.js';
 import { encodeBox } from '../../../src/isobmff/codec.js';
 import { Cursor } from '../../../src/isobmff/cursor.js';
 import { readBoxHeader } from '../../../src/isobmff/header.js';
-import { VvfError } from '../../../src/errors.js';
 
 function u32(v: number): number[] {
   return [(v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff];

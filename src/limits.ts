@@ -27,7 +27,7 @@ export const defaultLimits: Readonly<Limits> = Object.freeze({
   maxFragments: 1_000_000,
   maxTracks: 256,
   maxSegments: 1_000_000,
-  maxManifestBytes: 64 * 1024 * 1024,
+  maxManifestBytes: 16 * 1024 * 1024,
 });
 
 export function resolveLimits(partial?: Partial<Limits>): Limits {

@@ -70,11 +70,21 @@ export function parseDuration(value: string, at: MpdLocation): Rational {
 export const ZERO: Rational = { n: 0n, d: 1n };
 
 export function addR(a: Rational, b: Rational): Rational {
-  return { n: a.n * b.d + b.n * a.d, d: a.d * b.d };
+  const [x, y, d] = common(a, b);
+  return { n: x + y, d };
 }
 
 export function subR(a: Rational, b: Rational): Rational {
-  return { n: a.n * b.d - b.n * a.d, d: a.d * b.d };
+  const [x, y, d] = common(a, b);
+  return { n: x - y, d };
+}
+
+/** Both numerators over one denominator; MPD denominators are powers of ten, so one divides the other. */
+function common(a: Rational, b: Rational): [bigint, bigint, bigint] {
+  if (a.d === b.d) return [a.n, b.n, a.d];
+  if (a.d % b.d === 0n) return [a.n, b.n * (a.d / b.d), a.d];
+  if (b.d % a.d === 0n) return [a.n * (b.d / a.d), b.n, b.d];
+  return [a.n * b.d, b.n * a.d, a.d * b.d];
 }
 
 export function toSeconds(r: Rational): number {

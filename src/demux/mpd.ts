@@ -96,6 +96,8 @@ interface Context {
   remote: boolean;
   /** Segments expanded so far in the whole manifest. */
   total: number;
+  /** S elements walked so far: an inherited timeline is walked once per representation. */
+  timelineEntries: number;
 }
 
 interface PeriodContext {
@@ -150,6 +152,7 @@ export function parseMpd(xml: string, manifestUrl: string, limits?: Partial<Limi
     dynamic: type === 'dynamic',
     remote: manifestBase.protocol !== 'file:',
     total: 0,
+    timelineEntries: 0,
   };
   const mpdDurationAttr = attr(root, 'mediaPresentationDuration');
   const mpdDuration =
@@ -331,6 +334,7 @@ function buildRepresentation(
     };
   } else {
     const segPath = `${path}/${seg.kind}`;
+    if (seg.kind === 'SegmentList') rejectRemote(seg.info, ctx, segPath);
     const addressed =
       seg.kind === 'SegmentTemplate'
         ? templateSegments(seg.info, repBase, id, bandwidth, ctx, pctx, segPath)
@@ -536,6 +540,18 @@ function timelineRuns(
   const max = ctx.limits.maxSegments;
   const ss = children(timeline, 'S');
   if (ss.length > max) throw segmentLimit(ss.length, ctx, path);
+  // S elements that make no segment (a negative @r up to an equal @t) still cost time.
+  ctx.timelineEntries += ss.length;
+  if (ctx.timelineEntries > max * TOTAL_SEGMENTS_FACTOR) {
+    throw new VvfError(
+      'STRUCTURE_LIMIT',
+      `the manifest's SegmentTimelines hold more than ${max * TOTAL_SEGMENTS_FACTOR} entries`,
+      {
+        source: ctx.source,
+        path,
+      },
+    );
+  }
   const runs: TimelineRun[] = [];
   let time = 0; // The first S without @t starts at 0.
   let count = 0;

@@ -274,6 +274,34 @@ describe('SegmentTemplate', () => {
     );
   });
 
+  test('segment URLs resolve exactly as new URL() does, odd names included', () => {
+    const bases = ['https://h.example/a/b/m.mpd?token=1#frag', 'https://h.example', 'file:///srv/x%20y/m.mpd'];
+    const medias = [
+      's-$Number$.m4s',
+      '../up/$Number$.m4s',
+      './a/$Number$.m4s',
+      'a b/$Number$',
+      'a%20b/$Number$',
+      '.hidden/$Number$',
+      'x/./$Number$',
+      '..$Number$',
+      '/root/$Number$',
+      '?q=$Number$',
+      '//cdn.example/$Number$',
+      'é/$Number$',
+    ];
+    for (const base of bases) {
+      for (const media of medias) {
+        const r = onlyRep(parseMpd(single(`<SegmentTemplate duration="5" media="${media}"/>`), base));
+        assert.deepEqual(
+          r.segments.map((s) => s.url),
+          [1, 2].map((n) => new URL(media.replace('$Number$', String(n)), base).href),
+          `${media} against ${base}`,
+        );
+      }
+    }
+  });
+
   test('the @duration segment count is exact with decimal durations', () => {
     // 6.006 s at 1000/s is exactly three 2002 segments (floats give 6006.000000000001).
     const r = onlyRep(
@@ -311,7 +339,7 @@ describe('SegmentTemplate', () => {
           <S t="400" d="100"/>
           <S t="450" d="30"/>
           <S d="200" r="-1"/>
-        </SegmentTimeline></SegmentTemplate>`).replace('PT10S', 'PT10S'),
+        </SegmentTimeline></SegmentTemplate>`),
         BASE,
       ),
     );
@@ -494,6 +522,11 @@ describe('periods', () => {
     );
   });
 
+  test('many periods with fractional durations add up exactly', () => {
+    const m = parseMpd(mpd('<Period duration="PT0.1S"/>'.repeat(1000), 'type="static"'), BASE);
+    assert.equal(m.periods[999]!.startSeconds, 99.9);
+    assert.equal(m.durationSeconds, 100);
+  });
   test('a period after one of unknown length, with no @start, is MANIFEST_INVALID', () => {
     throwsCode(() => parseMpd(mpd('<Period/><Period/>', 'type="static"'), BASE), 'MANIFEST_INVALID');
   });
@@ -547,6 +580,12 @@ describe('dynamic manifests and remote elements', () => {
       'UNSUPPORTED',
     );
   });
+  test('xlink SegmentLists are UNSUPPORTED', () => {
+    throwsCode(
+      () => parseMpd(single('<SegmentList xmlns:xlink="http://www.w3.org/1999/xlink" xlink:href="https://x/l.xml"/>'), BASE),
+      'UNSUPPORTED',
+    );
+  });
   test('an unknown MPD@type is MANIFEST_INVALID', () => {
     throwsCode(() => parseMpd(mpd('<Period/>', 'type="live"'), BASE), 'MANIFEST_INVALID');
   });
@@ -584,6 +623,14 @@ describe('hostile input', () => {
     // 10 segments each: 4 representations fit under 4 × maxSegments, 5 do not.
     assert.equal(parseMpd(reps(4), BASE, { maxSegments: 10 }).periods[0]!.representations.length, 4);
     throwsCodeFast(() => parseMpd(reps(5), BASE, { maxSegments: 10 }), 'STRUCTURE_LIMIT');
+  });
+  test('empty timeline entries inherited by many representations are bounded too', () => {
+    // Each S makes no segment (r=-1 up to the same @t), but every representation walks them all.
+    const x = mpd(
+      `<Period><AdaptationSet mimeType="video/mp4"><SegmentTemplate media="$Number$.m4s"><SegmentTimeline>${'<S t="0" d="1" r="-1"/>'.repeat(20)}<S t="0" d="1"/></SegmentTimeline></SegmentTemplate>${'<Representation id="r" bandwidth="1"/>'.repeat(10)}</AdaptationSet></Period>`,
+    );
+    throwsCodeFast(() => parseMpd(x, BASE, { maxSegments: 50 }), 'STRUCTURE_LIMIT');
+    assert.equal(parseMpd(x, BASE, { maxSegments: 60 }).periods[0]!.representations[9]!.segments.length, 1);
   });
   test('at the limit is fine', () => {
     assert.equal(onlyRep(parseMpd(timeline('<S d="1" r="9"/>'), BASE, { maxSegments: 10 })).segments.length, 10);

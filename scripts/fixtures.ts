@@ -90,6 +90,11 @@ async function run(cmd: string, args: string[], cwd?: string): Promise<string> {
   }
 }
 
+/** Splits constant option text into arguments (paths that may hold spaces are passed apart). */
+function words(text: string): string[] {
+  return text.trim().split(/\s+/);
+}
+
 function ffmpeg(args: string[], cwd: string): Promise<string> {
   return run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args], cwd);
 }
@@ -106,6 +111,10 @@ export function av1Encoder(): Promise<string | undefined> {
     const names = new Set(out.split('\n').map((line) => line.trim().split(/\s+/)[1]));
     return ['libaom-av1', 'libsvtav1', 'librav1e'].find((n) => names.has(n));
   });
+  // A failed look-up is not remembered: the next call asks again.
+  av1EncoderPromise.catch(() => {
+    av1EncoderPromise = undefined;
+  });
   return av1EncoderPromise;
 }
 
@@ -113,32 +122,26 @@ function av1Args(encoder: string): string[] {
   // Fastest settings of each encoder; quality does not matter here.
   switch (encoder) {
     case 'libaom-av1':
-      return ['-c:v', 'libaom-av1', '-cpu-used', '8', '-usage', 'realtime', '-b:v', '300k'];
+      return words('-c:v libaom-av1 -cpu-used 8 -usage realtime -b:v 300k');
     case 'libsvtav1':
-      return ['-c:v', 'libsvtav1', '-preset', '12'];
+      return words('-c:v libsvtav1 -preset 12');
     default:
-      return ['-c:v', encoder, '-speed', '10', '-b:v', '300k'];
+      return words(`-c:v ${encoder} -speed 10 -b:v 300k`);
   }
 }
 
 /** lavfi test pattern and tone, CLIP.seconds long. */
 function lavfiInputs(): string[] {
   const { seconds, size, fps } = CLIP;
-  return [
-    '-f',
-    'lavfi',
-    '-i',
-    `testsrc2=size=${size}:rate=${fps}:duration=${seconds}`,
-    '-f',
-    'lavfi',
-    '-i',
-    `sine=frequency=440:beep_factor=4:sample_rate=48000:duration=${seconds}`,
-  ];
+  return words(
+    `-f lavfi -i testsrc2=size=${size}:rate=${fps}:duration=${seconds}` +
+      ` -f lavfi -i sine=frequency=440:beep_factor=4:sample_rate=48000:duration=${seconds}`,
+  );
 }
 
 /** Fixed GOP so that segments of CLIP.segmentSeconds start on keyframes. */
-const GOP_ARGS = ['-g', String(CLIP.gop), '-keyint_min', String(CLIP.gop), '-pix_fmt', 'yuv420p'];
-const AAC_ARGS = ['-c:a', 'aac', '-b:a', '64k', '-ac', '2'];
+const GOP_ARGS = words(`-g ${CLIP.gop} -keyint_min ${CLIP.gop} -pix_fmt yuv420p`);
+const AAC_ARGS = words('-c:a aac -b:a 64k -ac 2');
 
 // ---------------------------------------------------------------------------------------------
 // Recipes
@@ -169,12 +172,14 @@ interface Recipe {
 }
 
 const H264_TAGS = ['h264', 'bframes', 'aac', 'edit-list'];
+/** ffmpeg's fragmented files carry no edit list (the B-frame delay and AAC priming show in the times). */
+const H264_FRAG_TAGS = ['h264', 'bframes', 'aac'];
 
 /** Remux the shared source with these muxer options into <name>.mp4. */
 function remux(name: string, args: string[]): (ctx: BuildContext) => Promise<Built> {
   return async ({ dir, source }) => {
     const out = `${name}.mp4`;
-    await ffmpeg(['-i', source, '-map', '0', '-c', 'copy', ...args, out], dir);
+    await ffmpeg(['-i', source, ...words('-map 0 -c copy'), ...args, out], dir);
     return { input: out };
   };
 }
@@ -182,10 +187,8 @@ function remux(name: string, args: string[]): (ctx: BuildContext) => Promise<Bui
 /** ffmpeg's DASH muxer on the shared source, writing manifest.mpd. */
 function ffmpegDash(args: string[]): (ctx: BuildContext) => Promise<Built> {
   return async ({ dir, source }) => {
-    await ffmpeg(
-      ['-i', source, '-map', '0:v', '-map', '0:a', '-c', 'copy', '-f', 'dash', '-seg_duration', String(CLIP.segmentSeconds), ...args, 'manifest.mpd'],
-      dir,
-    );
+    const dash = words(`-map 0:v -map 0:a -c copy -f dash -seg_duration ${CLIP.segmentSeconds}`);
+    await ffmpeg(['-i', source, ...dash, ...args, 'manifest.mpd'], dir);
     return { input: 'manifest.mpd' };
   };
 }
@@ -196,11 +199,7 @@ async function shakaLive(dir: string, source: string): Promise<void> {
     [
       `in=${source},stream=video,init_segment=v/init.mp4,segment_template=v/$Number$.m4s`,
       `in=${source},stream=audio,init_segment=a/init.mp4,segment_template=a/$Number$.m4s`,
-      '--segment_duration',
-      String(CLIP.segmentSeconds),
-      '--generate_static_live_mpd',
-      '--mpd_output',
-      'manifest.mpd',
+      ...words(`--segment_duration ${CLIP.segmentSeconds} --generate_static_live_mpd --mpd_output manifest.mpd`),
     ],
     dir,
   );
@@ -213,7 +212,7 @@ const RECIPES: Recipe[] = [
     layout: 'progressive',
     tags: [...H264_TAGS, 'moov-first'],
     fromSource: true,
-    build: remux('h264-aac-faststart', ['-movflags', '+faststart']),
+    build: remux('h264-aac-faststart', words('-movflags +faststart')),
   },
   {
     name: 'h264-aac-moov-last',
@@ -229,31 +228,16 @@ const RECIPES: Recipe[] = [
   },
   {
     name: 'hevc-aac',
-    version: 1,
+    version: 2,
     layout: 'progressive',
-    // x265 makes open GOPs (CRA with leading pictures) by default.
+    // Open GOPs: CRA keyframes with RASL leading pictures (x265 makes them only when a keyframe
+    // closes a run of B-frames, hence the fixed 4-B-frame pattern with a 25-frame GOP).
     tags: ['hevc', 'bframes', 'open-gop', 'aac', 'edit-list', 'moov-last'],
     fromSource: false,
     build: async ({ dir }) => {
-      const params = `keyint=${CLIP.gop}:min-keyint=${CLIP.gop}:bframes=3:log-level=error`;
-      await ffmpeg(
-        [
-          ...lavfiInputs(),
-          '-c:v',
-          'libx265',
-          '-preset',
-          'ultrafast',
-          '-x265-params',
-          params,
-          '-tag:v',
-          'hvc1',
-          '-pix_fmt',
-          'yuv420p',
-          ...AAC_ARGS,
-          'hevc-aac.mp4',
-        ],
-        dir,
-      );
+      const params = `keyint=${CLIP.gop}:min-keyint=${CLIP.gop}:bframes=4:b-adapt=0:open-gop=1:log-level=error`;
+      const video = words(`-c:v libx265 -preset ultrafast -x265-params ${params} -tag:v hvc1 -pix_fmt yuv420p`);
+      await ffmpeg([...lavfiInputs(), ...video, ...AAC_ARGS, 'hevc-aac.mp4'], dir);
       return { input: 'hevc-aac.mp4' };
     },
   },
@@ -261,31 +245,12 @@ const RECIPES: Recipe[] = [
     name: 'vp9-opus',
     version: 1,
     layout: 'progressive',
-    tags: ['vp9', 'opus', 'moov-last'],
+    tags: ['vp9', 'opus', 'edit-list', 'moov-last'],
     fromSource: false,
     build: async ({ dir }) => {
-      await ffmpeg(
-        [
-          ...lavfiInputs(),
-          '-c:v',
-          'libvpx-vp9',
-          '-deadline',
-          'realtime',
-          '-cpu-used',
-          '8',
-          '-b:v',
-          '300k',
-          ...GOP_ARGS,
-          '-c:a',
-          'libopus',
-          '-b:a',
-          '64k',
-          '-ac',
-          '2',
-          'vp9-opus.mp4',
-        ],
-        dir,
-      );
+      const video = words('-c:v libvpx-vp9 -deadline realtime -cpu-used 8 -b:v 300k');
+      const audio = words('-c:a libopus -b:a 64k -ac 2');
+      await ffmpeg([...lavfiInputs(), ...video, ...GOP_ARGS, ...audio, 'vp9-opus.mp4'], dir);
       return { input: 'vp9-opus.mp4' };
     },
   },
@@ -293,7 +258,7 @@ const RECIPES: Recipe[] = [
     name: 'av1-aac',
     version: 1,
     layout: 'progressive',
-    tags: ['av1', 'aac', 'moov-last'],
+    tags: ['av1', 'aac', 'edit-list', 'moov-last'],
     fromSource: false,
     unavailable: async () => ((await av1Encoder()) ? undefined : 'ffmpeg has no AV1 encoder (libaom-av1, libsvtav1, librav1e)'),
     build: async ({ dir }) => {
@@ -308,35 +273,35 @@ const RECIPES: Recipe[] = [
     version: 1,
     layout: 'fragmented',
     // Without default_base_moof ffmpeg writes an explicit base_data_offset in tfhd; it also writes mfra.
-    tags: [...H264_TAGS, 'empty-moov', 'base-data-offset', 'mfra', 'multi-traf'],
+    tags: [...H264_FRAG_TAGS, 'empty-moov', 'base-data-offset', 'mfra', 'multi-traf'],
     fromSource: true,
-    build: remux('frag-plain', ['-movflags', '+frag_keyframe+empty_moov']),
+    build: remux('frag-plain', words('-movflags +frag_keyframe+empty_moov')),
   },
   {
     name: 'frag-multi-moof',
     version: 1,
     layout: 'fragmented',
     // Fragments cut by size, so most moofs start on a non-sync sample; no mfra.
-    tags: [...H264_TAGS, 'empty-moov', 'default-base-moof', 'multi-moof', 'non-sync-fragment-start', 'multi-traf'],
+    tags: [...H264_FRAG_TAGS, 'empty-moov', 'default-base-moof', 'multi-moof', 'non-sync-fragment-start', 'multi-traf'],
     fromSource: true,
-    build: remux('frag-multi-moof', ['-movflags', '+empty_moov+default_base_moof+skip_trailer', '-frag_size', '15000']),
+    build: remux('frag-multi-moof', words('-movflags +empty_moov+default_base_moof+skip_trailer -frag_size 15000')),
   },
   {
     name: 'frag-negative-cts',
     version: 1,
     layout: 'fragmented',
-    tags: [...H264_TAGS, 'empty-moov', 'default-base-moof', 'negative-cts', 'trun-v1', 'mfra', 'multi-traf'],
+    tags: [...H264_FRAG_TAGS, 'empty-moov', 'default-base-moof', 'negative-cts', 'trun-v1', 'mfra', 'multi-traf'],
     fromSource: true,
-    build: remux('frag-negative-cts', ['-movflags', '+frag_keyframe+empty_moov+default_base_moof+negative_cts_offsets']),
+    build: remux('frag-negative-cts', words('-movflags +frag_keyframe+empty_moov+default_base_moof+negative_cts_offsets')),
   },
   {
     name: 'frag-mfra',
     version: 1,
     layout: 'fragmented',
     // Without empty_moov the first fragment's samples sit in moov's sample table, the rest in moofs.
-    tags: [...H264_TAGS, 'moov-samples', 'base-data-offset', 'mfra', 'multi-traf'],
+    tags: [...H264_FRAG_TAGS, 'moov-samples', 'base-data-offset', 'mfra', 'multi-traf'],
     fromSource: true,
-    build: remux('frag-mfra', ['-movflags', '+frag_keyframe']),
+    build: remux('frag-mfra', words('-movflags +frag_keyframe')),
   },
   {
     name: 'dash-template-time',
@@ -345,16 +310,8 @@ const RECIPES: Recipe[] = [
     tags: [...H264_TAGS, 'ffmpeg-dash', 'segment-template', 'segment-timeline', 'time-template', 'sidx', 'styp'],
     fromSource: true,
     build: async (ctx) => {
-      const built = await ffmpegDash([
-        '-use_template',
-        '1',
-        '-use_timeline',
-        '1',
-        '-init_seg_name',
-        'init-$RepresentationID$.m4s',
-        '-media_seg_name',
-        'seg-$RepresentationID$-$Time$.m4s',
-      ])(ctx);
+      const names = '-init_seg_name init-$RepresentationID$.m4s -media_seg_name seg-$RepresentationID$-$Time$.m4s';
+      const built = await ffmpegDash(words(`-use_template 1 -use_timeline 1 ${names}`))(ctx);
       // ffmpeg 5.1 names the first AAC segment by its pre-roll time (seg-1--1024.m4s) while the
       // MPD (and the segment's tfdt) say 0; rename it so the manifest is consistent.
       for (const file of await readdir(ctx.dir)) {
@@ -370,7 +327,7 @@ const RECIPES: Recipe[] = [
     layout: 'segmented',
     tags: [...H264_TAGS, 'ffmpeg-dash', 'segment-template', 'number-template', 'template-duration', 'sidx', 'styp'],
     fromSource: true,
-    build: ffmpegDash(['-use_template', '1', '-use_timeline', '0']),
+    build: ffmpegDash(words('-use_template 1 -use_timeline 0')),
   },
   {
     name: 'dash-single-file',
@@ -379,7 +336,7 @@ const RECIPES: Recipe[] = [
     // ffmpeg 5.1 describes a single file as a SegmentList of mediaRange/indexRange, one sidx per segment.
     tags: [...H264_TAGS, 'ffmpeg-dash', 'single-file', 'segment-list', 'media-range', 'sidx', 'multi-sidx'],
     fromSource: true,
-    build: ffmpegDash(['-single_file', '1']),
+    build: ffmpegDash(words('-single_file 1')),
   },
   {
     name: 'dash-global-sidx',
@@ -387,7 +344,7 @@ const RECIPES: Recipe[] = [
     layout: 'segmented',
     tags: [...H264_TAGS, 'ffmpeg-dash', 'single-file', 'segment-list', 'media-range', 'sidx', 'global-sidx'],
     fromSource: true,
-    build: ffmpegDash(['-single_file', '1', '-global_sidx', '1']),
+    build: ffmpegDash(words('-single_file 1 -global_sidx 1')),
   },
   {
     name: 'dash-multi-frag',
@@ -407,15 +364,24 @@ const RECIPES: Recipe[] = [
       'styp',
     ],
     fromSource: true,
-    build: ffmpegDash(['-frag_type', 'duration', '-frag_duration', '0.5']),
+    build: ffmpegDash(words('-frag_type duration -frag_duration 0.5')),
   },
   {
     name: 'dash-negative-cts',
     version: 1,
     layout: 'segmented',
-    tags: [...H264_TAGS, 'ffmpeg-dash', 'segment-template', 'segment-timeline', 'number-template', 'negative-cts', 'trun-v1', 'sidx'],
+    tags: [
+      ...H264_TAGS,
+      'ffmpeg-dash',
+      'segment-template',
+      'segment-timeline',
+      'number-template',
+      'negative-cts',
+      'trun-v1',
+      'sidx',
+    ],
     fromSource: true,
-    build: ffmpegDash(['-format_options', 'movflags=+negative_cts_offsets']),
+    build: ffmpegDash(words('-format_options movflags=+negative_cts_offsets')),
   },
   {
     name: 'shaka-ondemand',
@@ -428,10 +394,7 @@ const RECIPES: Recipe[] = [
         [
           `in=${source},stream=video,output=video.mp4`,
           `in=${source},stream=audio,output=audio.mp4`,
-          '--segment_duration',
-          String(CLIP.segmentSeconds),
-          '--mpd_output',
-          'manifest.mpd',
+          ...words(`--segment_duration ${CLIP.segmentSeconds} --mpd_output manifest.mpd`),
         ],
         dir,
       );
@@ -450,12 +413,7 @@ const RECIPES: Recipe[] = [
         [
           `in=${source},stream=video,output=video.mp4`,
           `in=${source},stream=audio,output=audio.mp4`,
-          '--segment_duration',
-          String(CLIP.segmentSeconds),
-          '--fragment_duration',
-          '0.5',
-          '--mpd_output',
-          'manifest.mpd',
+          ...words(`--segment_duration ${CLIP.segmentSeconds} --fragment_duration 0.5 --mpd_output manifest.mpd`),
         ],
         dir,
       );
@@ -501,10 +459,13 @@ async function templateToSegmentList(mpd: string, dir: string): Promise<string> 
   const out = mpd.replace(/<SegmentTemplate\b([^>]*)>([\s\S]*?)<\/SegmentTemplate>/g, (_all, attrText: string, body: string) => {
     const attrs = parseAttributes(attrText);
     const timeline = /<SegmentTimeline>[\s\S]*?<\/SegmentTimeline>/.exec(body)?.[0];
-    if (!attrs.initialization || !attrs.media || !timeline) throw new Error('segment-list: unexpected SegmentTemplate in shaka MPD');
+    if (!attrs.initialization || !attrs.media || !timeline)
+      throw new Error('segment-list: unexpected SegmentTemplate in shaka MPD');
     const segments = expandTimeline(timeline, Number(attrs.startNumber ?? '1'));
     const indent = '          ';
-    const urls = segments.map((s) => `${indent}<SegmentURL media="${fillTemplate(attrs.media!, '', s.number, s.time)}"/>`).join('\n');
+    const urls = segments
+      .map((s) => `${indent}<SegmentURL media="${fillTemplate(attrs.media!, '', s.number, s.time)}"/>`)
+      .join('\n');
     return (
       `<SegmentList timescale="${attrs.timescale ?? '1'}">\n` +
       `${indent}<Initialization sourceURL="${attrs.initialization}"/>\n` +
@@ -548,21 +509,24 @@ function expandTimeline(timelineXml: string, startNumber: number): TimelineSegme
 }
 
 function fillTemplate(template: string, representationId: string, number: number, time: number): string {
-  return template.replace(/\$(RepresentationID|Number|Time|Bandwidth|)(%0(\d+)d)?\$/g, (all, id: string, _fmt, width?: string) => {
-    const pad = (n: number) => (width ? String(n).padStart(Number(width), '0') : String(n));
-    switch (id) {
-      case '':
-        return '$';
-      case 'RepresentationID':
-        return representationId;
-      case 'Number':
-        return pad(number);
-      case 'Time':
-        return pad(time);
-      default:
-        throw new Error(`unsupported template identifier ${all}`);
-    }
-  });
+  return template.replace(
+    /\$(RepresentationID|Number|Time|Bandwidth|)(%0(\d+)d)?\$/g,
+    (all, id: string, _fmt, width?: string) => {
+      const pad = (n: number) => (width ? String(n).padStart(Number(width), '0') : String(n));
+      switch (id) {
+        case '':
+          return '$';
+        case 'RepresentationID':
+          return representationId;
+        case 'Number':
+          return pad(number);
+        case 'Time':
+          return pad(time);
+        default:
+          throw new Error(`unsupported template identifier ${all}`);
+      }
+    },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -679,7 +643,8 @@ async function readManifest(dir: string, mpdFile: string): Promise<Representatio
         const onDisk = (await readdir(path.join(dir, mediaDir))).filter((f) => pattern.test(f));
         const named = new Set(files.map((f) => path.posix.basename(f)));
         const unnamed = onDisk.filter((f) => !named.has(f));
-        if (unnamed.length > 0) throw new Error(`${mpdFile}: representation ${id}: segments not named by the MPD: ${unnamed.join(', ')}`);
+        if (unnamed.length > 0)
+          throw new Error(`${mpdFile}: representation ${id}: segments not named by the MPD: ${unnamed.join(', ')}`);
         reps.push({ id, kind, init, media: files });
       } else if (list && children(list, 'SegmentURL').some((u) => attr(u, 'media') !== undefined)) {
         const init = attr(child(list, 'Initialization'), 'sourceURL');
@@ -750,8 +715,10 @@ async function describe(recipe: Recipe, dir: string, built: Built): Promise<Stor
       }
       const found = await probeStreams(path.join(dir, probeFile));
       const s = found[0];
-      if (found.length !== 1 || s === undefined) throw new Error(`${recipe.name}: ${probeFile} holds ${found.length} streams, expected 1`);
-      if (s.codec_type !== rep.kind) throw new Error(`${recipe.name}: representation ${rep.id} is ${rep.kind} but ffprobe sees ${s.codec_type}`);
+      if (found.length !== 1 || s === undefined)
+        throw new Error(`${recipe.name}: ${probeFile} holds ${found.length} streams, expected 1`);
+      if (s.codec_type !== rep.kind)
+        throw new Error(`${recipe.name}: representation ${rep.id} is ${rep.kind} but ffprobe sees ${s.codec_type}`);
       streams.push({
         kind: rep.kind,
         trackId: trackIdOf(s, probeFile),
@@ -819,8 +786,11 @@ async function loadFixture(recipe: Recipe, root: string): Promise<Fixture | unde
   const f = stamp.fixture;
   const files = [f.input, ...f.streams.map((s) => s.probeFile)];
   for (const file of files) if (!(await exists(path.join(dir, file)))) return undefined;
+  // Tags and layout describe the recipe, so they come from the code rather than the stamp.
   return {
     ...f,
+    tags: recipe.tags,
+    layout: recipe.layout,
     dir,
     input: path.join(dir, f.input),
     streams: f.streams.map((s) => ({ ...s, probeFile: path.join(dir, s.probeFile) })),
@@ -852,23 +822,8 @@ async function ensureSource(root: string, force: boolean): Promise<string> {
   const stamp = (await readStamp(dir)) as { version?: number } | undefined;
   if (!force && stamp?.version === SOURCE_VERSION && (await exists(file))) return file;
   await buildInto(root, SOURCE_DIR, async (tmp) => {
-    await ffmpeg(
-      [
-        ...lavfiInputs(),
-        '-c:v',
-        'libx264',
-        '-preset',
-        'veryfast',
-        '-bf',
-        '3',
-        '-sc_threshold',
-        '0',
-        ...GOP_ARGS,
-        ...AAC_ARGS,
-        SOURCE_FILE,
-      ],
-      tmp,
-    );
+    const video = words('-c:v libx264 -preset veryfast -bf 3 -sc_threshold 0');
+    await ffmpeg([...lavfiInputs(), ...video, ...GOP_ARGS, ...AAC_ARGS, SOURCE_FILE], tmp);
     await writeFile(path.join(tmp, 'done.json'), JSON.stringify({ version: SOURCE_VERSION }, null, 2));
   });
   return file;
@@ -965,7 +920,8 @@ export async function ensureFixtures(options: EnsureOptions = {}): Promise<Fixtu
       sourcePromise ??= limit(() => ensureSource(root, options.force === true));
       return sourcePromise;
     };
-    const results = await Promise.all(
+    // allSettled: the lock must outlive every tool still running when one recipe fails.
+    const settled = await Promise.allSettled(
       RECIPES.map(async (recipe): Promise<Fixture | undefined> => {
         if (!options.force) {
           const cached = await loadFixture(recipe, root);
@@ -993,7 +949,9 @@ export async function ensureFixtures(options: EnsureOptions = {}): Promise<Fixtu
         return made;
       }),
     );
-    return results.filter((f): f is Fixture => f !== undefined);
+    const failures = settled.flatMap((r, i) => (r.status === 'rejected' ? [`${RECIPES[i]!.name}: ${String(r.reason)}`] : []));
+    if (failures.length > 0) throw new Error(`fixtures: ${failures.length} failed\n${failures.join('\n')}`);
+    return settled.flatMap((r) => (r.status === 'fulfilled' && r.value !== undefined ? [r.value] : []));
   });
 }
 

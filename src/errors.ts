@@ -58,11 +58,14 @@ export class VvfError extends Error {
   readonly source: string | undefined;
   readonly offset: number | undefined;
   readonly path: string | undefined;
+  /** The message without the code and location. */
+  readonly detail: string;
 
   constructor(code: ErrorCode, detail: string, where: ErrorLocation = {}, options?: { cause?: unknown }) {
     super(formatMessage(code, detail, where), options);
     this.name = 'VvfError';
     this.code = code;
+    this.detail = detail;
     this.source = where.source;
     this.offset = where.offset;
     this.path = where.path;
@@ -75,11 +78,7 @@ export class VvfError extends Error {
       offset: this.offset ?? where.offset,
       path: this.path ?? where.path,
     };
-    return new VvfError(this.code, this.detail(), merged, { cause: this.cause });
-  }
-
-  private detail(): string {
-    return this.message.split(' [')[0]?.replace(/^[A-Z_]+: /, '') ?? this.message;
+    return new VvfError(this.code, this.detail, merged, { cause: this.cause });
   }
 
   toJSON(): Record<string, unknown> {

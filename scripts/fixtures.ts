@@ -322,6 +322,28 @@ const RECIPES: Recipe[] = [
     },
   },
   {
+    name: 'dash-high-bitrate',
+    version: 2,
+    layout: 'segmented',
+    // A realistic bitrate (several Mb/s at 720p), for checking that reading the metadata of
+    // a DASH presentation costs a tiny fraction of its bytes.
+    tags: ['h264', 'aac', 'edit-list', 'ffmpeg-dash', 'segment-template', 'segment-timeline', 'high-bitrate', 'sidx', 'styp'],
+    fromSource: false,
+    build: async ({ dir }) => {
+      const inputs = words(
+        '-f lavfi -i testsrc2=size=1280x720:rate=25:duration=4 -f lavfi -i sine=frequency=440:sample_rate=48000:duration=4',
+      );
+      const video = words('-c:v libx264 -preset ultrafast -crf 23 -g 50 -keyint_min 50 -pix_fmt yuv420p');
+      await ffmpeg([...inputs, ...video, ...AAC_ARGS, 'clip.mp4'], dir);
+      const dash = words(
+        `-map 0:v -map 0:a -c copy -f dash -seg_duration ${CLIP.segmentSeconds} -use_template 1 -use_timeline 1`,
+      );
+      await ffmpeg(['-i', 'clip.mp4', ...dash, 'manifest.mpd'], dir);
+      await rm(path.join(dir, 'clip.mp4'));
+      return { input: 'manifest.mpd' };
+    },
+  },
+  {
     name: 'dash-template-number',
     version: 1,
     layout: 'segmented',

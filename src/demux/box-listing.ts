@@ -1,5 +1,5 @@
-import { type Limits, resolveLimits } from '../limits.js';
 import type { BoxNode } from '../isobmff/tree.js';
+import { type Limits, resolveLimits } from '../limits.js';
 import type { Source } from '../sources/source.js';
 import { scanMp4 } from './mp4-scan.js';
 

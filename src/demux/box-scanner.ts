@@ -1,7 +1,7 @@
 import { VvfError } from '../errors.js';
-import type { Limits } from '../limits.js';
 import { Cursor } from '../isobmff/cursor.js';
 import { type BoxHeader, readBoxHeader } from '../isobmff/header.js';
+import type { Limits } from '../limits.js';
 import type { Source } from '../sources/source.js';
 
 /** Top-level boxes whose bytes the demuxer needs; everything else (mdat above all) is skipped. */
@@ -25,10 +25,14 @@ export interface ScanOptions {
   budget?: { metadataBytes: number };
 }
 
+/** Bytes read ahead for a box header: enough for a 64-bit size, not more. */
+const HEADER_READ = 16;
+
 /**
  * Walks the top-level boxes of a source region reading only what it must: box headers,
- * and the bodies of metadata boxes. Reads are sized from the last metadata box seen, so
- * a moof and the mdat header after it usually arrive in one read.
+ * and the bodies of metadata boxes. A metadata box is read together with the header of
+ * the box after it, so a fragment costs two reads (moof header; moof + mdat header) and
+ * no read reaches more than 16 bytes past a metadata box.
  */
 export async function* scanBoxes(source: Source, opts: ScanOptions): AsyncGenerator<ScannedBox> {
   const end = opts.end ?? source.size;
@@ -37,9 +41,7 @@ export async function* scanBoxes(source: Source, opts: ScanOptions): AsyncGenera
   let pos = opts.start ?? 0;
   let buf: Uint8Array = new Uint8Array(0);
   let bufStart = 0;
-  let ahead = 64;
   let boxes = 0;
-  let previous = '';
 
   // Makes [at, at+n) available in buf, reading `want` bytes (at least n) when it is not.
   const ensure = async (at: number, n: number, want: number): Promise<void> => {
@@ -56,9 +58,12 @@ export async function* scanBoxes(source: Source, opts: ScanOptions): AsyncGenera
         offset: pos,
       });
     }
-    // After an mdat comes the next fragment: read as much as the last moof took, so
-    // the moof and the mdat header behind it arrive together.
-    await ensure(pos, Math.min(32, end - pos), previous === 'mdat' ? ahead : 64);
+    await ensure(pos, Math.min(HEADER_READ, end - pos), HEADER_READ);
+    // A uuid box's header carries 16 more bytes of extended type.
+    const at = pos - bufStart;
+    if (buf[at + 4] === 0x75 && buf[at + 5] === 0x75 && buf[at + 6] === 0x69 && buf[at + 7] === 0x64) {
+      await ensure(pos, Math.min(2 * HEADER_READ, end - pos), 2 * HEADER_READ);
+    }
     let header: BoxHeader;
     try {
       header = readBoxHeader(new Cursor(buf, bufStart, '', pos - bufStart), end);
@@ -79,14 +84,12 @@ export async function* scanBoxes(source: Source, opts: ScanOptions): AsyncGenera
         );
       }
       // Also fetch the next box's header so the following step needs no read of its own.
-      await ensure(pos, header.size, header.size + Math.min(32, end - pos - header.size));
+      await ensure(pos, header.size, header.size + HEADER_READ);
       const from = pos - bufStart;
-      ahead = Math.max(64, header.size + 64);
       yield { header, bytes: buf.subarray(from, from + header.size) };
     } else {
       yield { header };
     }
     pos += header.size;
-    previous = header.type;
   }
 }

@@ -3,8 +3,8 @@ import type { Limits } from '../limits.js';
 import type { Movie, MovieLayout } from '../model/movie.js';
 import type { Source } from '../sources/source.js';
 import { MovieBuilder } from './movie-builder.js';
-import type { MpdManifest, MpdRepresentation, MpdSegmentRef } from './mpd.js';
 import { type Mp4Scan, scanMp4 } from './mp4-scan.js';
+import type { MpdManifest, MpdRepresentation, MpdSegmentRef } from './mpd.js';
 
 /** Opens the source behind an absolute URL from a manifest (file: or http(s):). */
 export type OpenUrl = (url: string) => Promise<Source>;

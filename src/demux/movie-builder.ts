@@ -1,9 +1,9 @@
 import { VvfError } from '../errors.js';
-import type { Limits } from '../limits.js';
 import { mehdCodec } from '../isobmff/boxes/mehd.js';
 import { mvhdCodec } from '../isobmff/boxes/mvhd.js';
 import { trexCodec } from '../isobmff/boxes/trex.js';
 import { type BoxNode, type ContainerNode, childrenOf, containerChild, leaf, leaves, requireLeaf } from '../isobmff/tree.js';
+import type { Limits } from '../limits.js';
 import type { Movie, MovieLayout, Track } from '../model/movie.js';
 import { SampleTableBuilder } from '../model/sample-table.js';
 import type { Source } from '../sources/source.js';
@@ -59,16 +59,13 @@ export class MovieBuilder {
     const mvhd = requireLeaf(moov, 'mvhd', mvhdCodec);
     if (mvhd.timescale === 0)
       throw new VvfError('MEDIA_INCONSISTENT', 'movie timescale is 0', { path: `${moov.path}/mvhd`, source: source.key });
+    const mvex = containerChild(moov, 'mvex');
     if (this.timescale === 0) {
       this.timescale = mvhd.timescale;
-      const mvex = containerChild(moov, 'mvex');
       const mehd = mvex ? leaf(mvex, 'mehd', mehdCodec) : undefined;
-      this.declaredDuration = Math.max(
-        mvhd.duration > 0 ? mvhd.duration : 0,
-        mehd && mehd.fragmentDuration > 0 ? mehd.fragmentDuration : 0,
-      );
+      // Unknown durations read as -1; both are only lower bounds when fragments follow.
+      this.declaredDuration = Math.max(0, mvhd.duration, mehd?.fragmentDuration ?? 0);
     }
-    const mvex = containerChild(moov, 'mvex');
     const trexes = mvex ? leaves(mvex, 'trex', trexCodec) : [];
     const context: InitContext = { tracks: new Map() };
     const traks = childrenOf(moov, 'trak');
@@ -130,10 +127,10 @@ export class MovieBuilder {
       if (p.representationId !== undefined) track.representationId = p.representationId;
       return track;
     });
+    // The longest track, in the movie timescale, unless the file declares more (an edit
+    // list may extend presentation past the samples).
     let duration = this.declaredDuration;
-    if (duration === 0) {
-      for (const t of tracks) duration = Math.max(duration, Math.ceil((t.duration * this.timescale) / t.timescale));
-    }
+    for (const t of tracks) duration = Math.max(duration, Math.ceil((t.duration * this.timescale) / t.timescale));
     return {
       sources: this.sources,
       input: this.input,

@@ -1,7 +1,7 @@
 import { VvfError } from '../errors.js';
-import type { Limits } from '../limits.js';
 import { type FtypBox, ftypCodec } from '../isobmff/boxes/ftyp.js';
 import { type BoxNode, type ContainerNode, leaf, parseBoxTree } from '../isobmff/tree.js';
+import type { Limits } from '../limits.js';
 import type { Source } from '../sources/source.js';
 import { scanBoxes } from './box-scanner.js';
 

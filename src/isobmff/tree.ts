@@ -1,6 +1,5 @@
 import { VvfError } from '../errors.js';
 import type { Limits } from '../limits.js';
-import { stcoCodec } from './boxes/stco.js';
 import { cttsCodec } from './boxes/ctts.js';
 import { elstCodec } from './boxes/elst.js';
 import { ftypCodec } from './boxes/ftyp.js';
@@ -12,6 +11,7 @@ import { mfroCodec } from './boxes/mfro.js';
 import { mvhdCodec } from './boxes/mvhd.js';
 import { sdtpCodec } from './boxes/sdtp.js';
 import { sidxCodec } from './boxes/sidx.js';
+import { stcoCodec } from './boxes/stco.js';
 import { stscCodec } from './boxes/stsc.js';
 import { stsdCodec } from './boxes/stsd.js';
 import { stssCodec } from './boxes/stss.js';

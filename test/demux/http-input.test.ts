@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { dirname, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Fixture, ensureFixtures } from '../../scripts/fixtures.js';
+import { ensureFixtures, type Fixture } from '../../scripts/fixtures.js';
 import { openMovie } from '../../src/demux/open-movie.js';
 import type { Movie } from '../../src/model/movie.js';
 import { type StaticServer, serveFolder } from '../helpers/static-server.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { VvfError } from '../../src/errors.js';
-import { SampleTableBuilder, presentationTime } from '../../src/model/sample-table.js';
+import { presentationTime, SampleTableBuilder } from '../../src/model/sample-table.js';
 
 test('columns grow past their capacity and keep what was written', () => {
   const b = new SampleTableBuilder(1_000_000, {}, 16);

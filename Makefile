@@ -18,9 +18,11 @@ system-deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq ffmpeg >/dev/null; \
 	fi
 
-# npm ci when node_modules is missing or older than the lockfile.
+# npm packages when node_modules is missing or older than the lockfile. `npm install`
+# rather than `npm ci`: the lockfile pins every version, and this registry's lockfiles
+# omit the optional platform builds of some tools, which `npm ci` refuses.
 node-deps:
-	@if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi
+	@if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm install --no-audit --no-fund; fi
 
 build: node-deps
 	@npx tsc -p tsconfig.build.json

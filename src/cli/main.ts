@@ -60,6 +60,12 @@ async function boxes(args: string[]): Promise<number> {
   const input = onePositional(positionals, 'boxes <file | url>');
   const source = await openSource(input);
   try {
+    const head = await source.read(0, Math.min(source.size, 1));
+    if (head[0] === 0x3c) {
+      throw new VvfError('USAGE', 'boxes reads MP4 files; for a DASH manifest, pass one of its segments or use vvf inspect', {
+        source: source.key,
+      });
+    }
     const lines = await listBoxes(source);
     if (values.json) {
       process.stdout.write(`${JSON.stringify(lines, null, 2)}\n`);

@@ -102,3 +102,11 @@ test('bad input: one line, a code, a non-zero exit', async () => {
   const unknown = await vvf('frobnicate');
   assert.equal(unknown.code, 2);
 });
+
+test('boxes on a manifest says what to do instead', async () => {
+  const f = (await ensureFixtures()).find((x) => x.name === 'shaka-live');
+  assert.ok(f);
+  const r = await vvf('boxes', f.input);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^vvf: USAGE: boxes reads MP4 files; for a DASH manifest/);
+});

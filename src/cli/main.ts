@@ -1,20 +1,18 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
-import { listBoxes } from '../demux/box-listing.js';
-import { openMovie } from '../demux/open-movie.js';
 import { VvfError } from '../errors.js';
-import { summarizeMovie } from '../model/summary.js';
-import { openSource } from '../sources/open-source.js';
-import { formatSummary } from './format.js';
+import { boxes, boxesUsage } from './commands/boxes.js';
+import { inspect, inspectUsage } from './commands/inspect.js';
+import { compose, composeUsage, remux, remuxUsage } from './commands/make.js';
+import { split, splitUsage } from './commands/split.js';
 
 const USAGE = `usage: vvf <command> [options]
 
 commands:
-  inspect <file | url | manifest.mpd>   tracks, codecs, durations, GOPs, bitrates and file layout
-      --json                            machine-readable output
-      --representation <id>             (DASH) read only this representation; repeatable
-  boxes <file | url>                    the box tree with offsets and sizes (mdat is not read)
-      --json                            machine-readable output
+${inspectUsage}
+${boxesUsage}
+${remuxUsage}
+${composeUsage}
+${splitUsage}
 
   vvf --version | vvf help`;
 
@@ -26,6 +24,12 @@ async function main(argv: string[]): Promise<number> {
       return inspect(rest);
     case 'boxes':
       return boxes(rest);
+    case 'remux':
+      return remux(rest);
+    case 'compose':
+      return compose(rest);
+    case 'split':
+      return split(rest);
     case '--version':
     case '-v':
       process.stdout.write(`vvf ${await version()}\n`);
@@ -39,68 +43,6 @@ async function main(argv: string[]): Promise<number> {
     default:
       throw new VvfError('USAGE', `unknown command "${command}" (try vvf help)`);
   }
-}
-
-async function inspect(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { json: { type: 'boolean' }, representation: { type: 'string', multiple: true } });
-  const input = onePositional(positionals, 'inspect <file | url | manifest.mpd>');
-  const reps = values.representation;
-  const movie = await openMovie(input, reps ? { representations: reps } : {});
-  try {
-    const summary = summarizeMovie(movie);
-    process.stdout.write(values.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`);
-  } finally {
-    await Promise.all(movie.sources.map((s) => s.close()));
-  }
-  return 0;
-}
-
-async function boxes(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { json: { type: 'boolean' } });
-  const input = onePositional(positionals, 'boxes <file | url>');
-  const source = await openSource(input);
-  try {
-    const head = await source.read(0, Math.min(source.size, 1));
-    if (head[0] === 0x3c) {
-      throw new VvfError('USAGE', 'boxes reads MP4 files; for a DASH manifest, pass one of its segments or use vvf inspect', {
-        source: source.key,
-      });
-    }
-    const lines = await listBoxes(source);
-    if (values.json) {
-      process.stdout.write(`${JSON.stringify(lines, null, 2)}\n`);
-    } else {
-      const width = String(source.size).length;
-      for (const l of lines) {
-        const fields = l.fields
-          ? `  ${Object.entries(l.fields)
-              .map(([k, v]) => `${k}=${v}`)
-              .join(' ')}`
-          : '';
-        process.stdout.write(
-          `${String(l.offset).padStart(width)} ${String(l.size).padStart(width)}  ${'  '.repeat(l.depth)}${l.type}${fields}\n`,
-        );
-      }
-    }
-  } finally {
-    await source.close();
-  }
-  return 0;
-}
-
-type Options = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>;
-
-function parse<T extends Options>(args: string[], options: T) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true as const });
-  } catch (e) {
-    throw new VvfError('USAGE', e instanceof Error ? e.message : String(e));
-  }
-}
-
-function onePositional(positionals: string[], usage: string): string {
-  if (positionals.length !== 1 || positionals[0] === undefined) throw new VvfError('USAGE', `expected: vvf ${usage}`);
-  return positionals[0];
 }
 
 async function version(): Promise<string> {

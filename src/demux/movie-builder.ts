@@ -18,6 +18,7 @@ export interface InitContext {
 
 interface PendingTrack {
   header: TrackHeader;
+  editTimescale: number;
   state: FragmentTrackState;
   representationId?: string;
 }
@@ -95,7 +96,7 @@ export class MovieBuilder {
         fragments: 0,
       };
       context.tracks.set(header.sourceTrackId, state);
-      const p: PendingTrack = { header, state };
+      const p: PendingTrack = { header, state, editTimescale: mvhd.timescale };
       if (representationId !== undefined) p.representationId = representationId;
       this.pending.push(p);
     }
@@ -123,7 +124,13 @@ export class MovieBuilder {
       const samples = p.state.samples.finish();
       let duration = 0;
       for (let k = 0; k < samples.count; k++) duration += samples.duration[k] ?? 0;
-      const track: Track = { ...header, id: renumber ? i + 1 : header.sourceTrackId, duration, samples };
+      const track: Track = {
+        ...header,
+        id: renumber ? i + 1 : header.sourceTrackId,
+        editTimescale: p.editTimescale,
+        duration,
+        samples,
+      };
       if (p.representationId !== undefined) track.representationId = p.representationId;
       return track;
     });

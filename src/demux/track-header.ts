@@ -10,7 +10,7 @@ import { type ContainerNode, containerChild, leaf, requireContainer, requireLeaf
 import type { SampleDescription, Track, TrackKind } from '../model/movie.js';
 
 /** A track's metadata, everything but its samples. */
-export type TrackHeader = Omit<Track, 'samples' | 'duration'> & { stbl: ContainerNode };
+export type TrackHeader = Omit<Track, 'samples' | 'duration' | 'editTimescale'> & { stbl: ContainerNode };
 
 const KINDS: Record<string, TrackKind> = { vide: 'video', soun: 'audio', subt: 'text', text: 'text', sbtl: 'text', clcp: 'text' };
 

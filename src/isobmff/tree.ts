@@ -245,3 +245,27 @@ export function requireContainer(node: ContainerNode, type: string): ContainerNo
   }
   return b;
 }
+
+// Building trees for output. Headers of built nodes are placeholders: writing computes sizes.
+function builtHeader(type: string): BoxHeader {
+  return { type, start: 0, headerSize: 8, size: 0, large: false, toEnd: false };
+}
+
+/** A container node to write. */
+export function containerNode(type: string, children: BoxNode[]): ContainerNode {
+  return { kind: 'container', type, header: builtHeader(type), path: type, children };
+}
+
+/** A parsed-box node to write with its codec. */
+export function leafNode<T>(type: string, codec: BoxCodec<T>, box: T): LeafNode {
+  return { kind: 'leaf', type, header: builtHeader(type), path: type, codec: codec as BoxCodec<unknown>, box };
+}
+
+/** A box given by its payload bytes. */
+export function rawNode(type: string, payload: Uint8Array | number[]): OpaqueNode {
+  const body = payload instanceof Uint8Array ? payload : Uint8Array.from(payload);
+  const w = new Writer(boxSize(body.length, type));
+  writeBoxHeader(w, type, w.bytes.length);
+  w.bytesFrom(body);
+  return { kind: 'opaque', type, header: builtHeader(type), path: type, bytes: w.finish() };
+}

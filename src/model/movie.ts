@@ -37,8 +37,13 @@ export interface Track {
   /** Codec string of the first sample description. */
   codec: string;
   descriptions: SampleDescription[];
-  /** Edit list in (movie timescale, media timescale) units, null when the track has none. */
+  /**
+   * Edit list, null when the track has none: segment durations in `editTimescale` (the
+   * source's movie timescale), media times in `timescale`.
+   */
   editList: EditEntry[] | null;
+  /** The timescale of the edit list's segment durations (the source's mvhd timescale). */
+  editTimescale: number;
   /** The source's own header boxes, kept so output can carry their fields exactly. */
   tkhd: TkhdBox;
   mdhd: MdhdBox;

@@ -1,0 +1,40 @@
+import { listBoxes } from '../../demux/box-listing.js';
+import { VvfError } from '../../errors.js';
+import { openSource } from '../../sources/open-source.js';
+import { onePositional, parse } from '../args.js';
+
+export const boxesUsage = `  boxes <file | url>                    the box tree with offsets and sizes (mdat is not read)
+      --json                            machine-readable output`;
+
+export async function boxes(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { json: { type: 'boolean' } });
+  const input = onePositional(positionals, 'boxes <file | url>');
+  const source = await openSource(input);
+  try {
+    const head = await source.read(0, Math.min(source.size, 1));
+    if (head[0] === 0x3c) {
+      throw new VvfError('USAGE', 'boxes reads MP4 files; for a DASH manifest, pass one of its segments or use vvf inspect', {
+        source: source.key,
+      });
+    }
+    const lines = await listBoxes(source);
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(lines, null, 2)}\n`);
+    } else {
+      const width = String(source.size).length;
+      for (const l of lines) {
+        const fields = l.fields
+          ? `  ${Object.entries(l.fields)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(' ')}`
+          : '';
+        process.stdout.write(
+          `${String(l.offset).padStart(width)} ${String(l.size).padStart(width)}  ${'  '.repeat(l.depth)}${l.type}${fields}\n`,
+        );
+      }
+    }
+  } finally {
+    await source.close();
+  }
+  return 0;
+}

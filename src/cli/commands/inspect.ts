@@ -1,0 +1,42 @@
+import { openMovie } from '../../demux/open-movie.js';
+import { summarizeMovie } from '../../model/summary.js';
+import { compileRecipe } from '../../virtual/compile.js';
+import { onePositional, parse } from '../args.js';
+import { formatSummary } from '../format.js';
+import { isRecipePath, loadRecipeFile } from '../recipe-file.js';
+
+export const inspectUsage = `  inspect <file | url | manifest.mpd | recipe.json>
+                                        tracks, codecs, durations, GOPs, bitrates and file layout
+      --json                            machine-readable output
+      --representation <id>             (DASH) read only this representation; repeatable`;
+
+export async function inspect(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { json: { type: 'boolean' }, representation: { type: 'string', multiple: true } });
+  const input = onePositional(positionals, 'inspect <file | url | manifest.mpd | recipe.json>');
+  if (isRecipePath(input)) {
+    // A recipe is inspected as the file it makes: its virtual bytes, read like any MP4.
+    const { file, movies } = await compileRecipe(await loadRecipeFile(input));
+    try {
+      const movie = await openMovie(input, { openSource: async () => file });
+      const summary = { ...summarizeMovie(movie), virtual: { size: file.size, etag: file.etag, extents: file.extentCount } };
+      process.stdout.write(
+        values.json
+          ? `${JSON.stringify(summary, null, 2)}\n`
+          : `${formatSummary(summary)}\n  virtual file: ${file.size} bytes, etag ${file.etag}, ${file.extentCount} extents\n`,
+      );
+    } finally {
+      await file.close();
+      await Promise.all(movies.flatMap((m) => m.sources.map((s) => s.close())));
+    }
+    return 0;
+  }
+  const reps = values.representation;
+  const movie = await openMovie(input, reps ? { representations: reps } : {});
+  try {
+    const summary = summarizeMovie(movie);
+    process.stdout.write(values.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`);
+  } finally {
+    await Promise.all(movie.sources.map((s) => s.close()));
+  }
+  return 0;
+}

@@ -1,0 +1,26 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parseRecipe, type Recipe, resolveRecipePaths } from '../compose/recipe.js';
+import { VvfError } from '../errors.js';
+
+/** Reads a recipe JSON file; its relative source paths are relative to the file. */
+export async function loadRecipeFile(path: string): Promise<Recipe> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new VvfError('SOURCE_UNREACHABLE', `cannot read recipe: ${(e as Error).message}`, { source: path });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new VvfError('USAGE', `recipe is not JSON: ${(e as Error).message}`, { source: path });
+  }
+  const dir = dirname(resolve(path));
+  return resolveRecipePaths(parseRecipe(json), (p) => resolve(dir, p));
+}
+
+export function isRecipePath(input: string): boolean {
+  return /\.json$/i.test(input);
+}

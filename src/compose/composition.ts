@@ -1,0 +1,146 @@
+import { VvfError } from '../errors.js';
+import type { Movie, SampleDescription, Track } from '../model/movie.js';
+import { type SampleTable, SampleTableBuilder } from '../model/sample-table.js';
+import type { Source } from '../sources/source.js';
+import { type Edit, editsDuration, presentationEdits } from './edits.js';
+import type { SampleRange } from './slice.js';
+
+/** Part of one source track that goes into an output track. */
+export interface TrackPiece {
+  movie: Movie;
+  track: Track;
+  range: SampleRange;
+  /** What is presented, media times in the source track's timeline; null: the source has no edit list and nothing was cut. */
+  edits: Edit[] | null;
+}
+
+/** A track of the file being composed. */
+export interface OutputTrack {
+  id: number;
+  /** The source track whose metadata (handler, language, tkhd fields, …) the output carries. */
+  template: Track;
+  descriptions: SampleDescription[];
+  /** Samples in decode order; `sourceIndex` points into `Composition.sources`. */
+  samples: SampleTable;
+  /** Edit list (durations in the composition timescale), or null for none. */
+  edits: Edit[] | null;
+}
+
+/** Tracks, samples and sources of a file to lay out: what a recipe becomes. */
+export interface Composition {
+  /** Movie timescale of the output (edit durations, mvhd, tkhd). */
+  timescale: number;
+  sources: Source[];
+  tracks: OutputTrack[];
+}
+
+/**
+ * Plays pieces one after another: `pieces[p][t]` is what piece p gives output track t.
+ * Each piece's samples are rebased to follow the previous piece's; its edits are carried
+ * (moved the same way), and a track shorter than the piece gets an empty edit so every
+ * track of the next piece starts at the same presentation time.
+ */
+export function buildComposition(pieces: readonly (readonly TrackPiece[])[], timescale: number, maxSamples: number): Composition {
+  const first = pieces[0];
+  if (!first || first.length === 0) throw new VvfError('USAGE', 'nothing to compose: no tracks selected');
+  for (const [p, piece] of pieces.entries()) {
+    if (piece.length !== first.length) {
+      throw new VvfError(
+        'USAGE',
+        `piece ${p + 1} has ${piece.length} tracks, piece 1 has ${first.length}: pieces must have the same tracks`,
+      );
+    }
+    piece.forEach((tp, t) => {
+      const want = first[t]!.track;
+      if (tp.track.kind !== want.kind || tp.track.timescale !== want.timescale) {
+        throw new VvfError(
+          'UNSUPPORTED',
+          `piece ${p + 1} track ${t + 1} (${tp.track.kind}, timescale ${tp.track.timescale}) cannot follow ${want.kind} with timescale ${want.timescale}`,
+        );
+      }
+    });
+  }
+
+  const sources: Source[] = [];
+  const sourceIndex = new Map<string, number>();
+  const indexOf = (s: Source): number => {
+    let i = sourceIndex.get(s.key);
+    if (i === undefined) {
+      i = sources.push(s) - 1;
+      sourceIndex.set(s.key, i);
+    }
+    return i;
+  };
+
+  const single = pieces.length === 1;
+  const tracks: OutputTrack[] = first.map((tp, t) => {
+    const builder = new SampleTableBuilder(maxSamples, { path: `track ${t + 1}` });
+    const descriptions: SampleDescription[] = [];
+    const edits: Edit[] = [];
+    let base = 0;
+    for (const [p, piece] of pieces.entries()) {
+      const { movie, track, range } = piece[t]!;
+      const pieceEdits = piece[t]!.edits ?? presentationEdits(track, timescale);
+      const descMap = mapDescriptions(track.descriptions, descriptions);
+      const srcMap = movie.sources.map(indexOf);
+      const s = track.samples;
+      const shift = base - (range.end > range.first ? (s.decodeTime[range.first] ?? 0) : 0);
+      const n = range.end - range.first;
+      const at = builder.reserve(n);
+      for (let i = 0; i < n; i++) {
+        const k = range.first + i;
+        builder.sourceIndex[at + i] = srcMap[s.sourceIndex[k] ?? 0] ?? 0;
+        builder.descriptionIndex[at + i] = descMap[(s.descriptionIndex[k] ?? 1) - 1] ?? 1;
+      }
+      builder.offset.set(s.offset.subarray(range.first, range.end), at);
+      builder.size.set(s.size.subarray(range.first, range.end), at);
+      builder.compositionOffset.set(s.compositionOffset.subarray(range.first, range.end), at);
+      builder.duration.set(s.duration.subarray(range.first, range.end), at);
+      builder.sync.set(s.sync.subarray(range.first, range.end), at);
+      if (s.dependency) builder.withDependency().set(s.dependency.subarray(range.first, range.end), at);
+      for (let i = 0; i < n; i++) builder.decodeTime[at + i] = (s.decodeTime[range.first + i] ?? 0) + shift;
+      for (const e of pieceEdits) edits.push({ mediaTime: e.mediaTime === -1 ? -1 : e.mediaTime + shift, duration: e.duration });
+      // Pad to the piece's length so the next piece starts together on every track.
+      if (p < pieces.length - 1) {
+        const length = pieceLength(piece, timescale);
+        const mine = editsDuration(pieceEdits);
+        if (length > mine) edits.push({ mediaTime: -1, duration: length - mine });
+      }
+      for (let i = range.first; i < range.end; i++) base += s.duration[i] ?? 0;
+    }
+    const keepNoEdits = single && tp.edits === null;
+    return {
+      id: t + 1,
+      template: tp.track,
+      descriptions,
+      samples: builder.finish(),
+      edits: keepNoEdits ? null : mergeEmpty(edits),
+    };
+  });
+  return { timescale, sources, tracks };
+}
+
+/** A piece lasts as long as its longest track. */
+function pieceLength(piece: readonly TrackPiece[], timescale: number): number {
+  return Math.max(...piece.map((tp) => editsDuration(tp.edits ?? presentationEdits(tp.track, timescale))));
+}
+
+/** Maps a source track's description indexes (1-based) to the output's, sharing identical entries. */
+function mapDescriptions(from: readonly SampleDescription[], into: SampleDescription[]): number[] {
+  return from.map((d) => {
+    const same = into.findIndex((o) => o.bytes.length === d.bytes.length && Buffer.from(o.bytes).equals(Buffer.from(d.bytes)));
+    if (same >= 0) return same + 1;
+    return into.push(d);
+  });
+}
+
+/** Neighbouring empty edits become one. */
+function mergeEmpty(edits: Edit[]): Edit[] {
+  const out: Edit[] = [];
+  for (const e of edits) {
+    const last = out[out.length - 1];
+    if (last && last.mediaTime === -1 && e.mediaTime === -1) last.duration += e.duration;
+    else out.push({ ...e });
+  }
+  return out;
+}

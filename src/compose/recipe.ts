@@ -1,0 +1,157 @@
+import { VvfError } from '../errors.js';
+
+/**
+ * What a user asks for, as JSON. A recipe is a list of pieces played one after another;
+ * each piece takes tracks from sources and optionally keeps only a time range.
+ *
+ * ```json
+ * { "layout": "progressive",
+ *   "pieces": [
+ *     { "tracks": [ { "source": "video.mpd", "kind": "video" },
+ *                   { "source": "audio.mp4", "kind": "audio" } ],
+ *       "start": 10, "end": 20 } ] }
+ * ```
+ * A recipe with one piece may put `tracks`, `start` and `end` at the top level.
+ */
+export interface Recipe {
+  /** Output layout. Only "progressive" (ftyp, moov, one mdat) for now. */
+  layout: 'progressive';
+  pieces: RecipePiece[];
+}
+
+export interface RecipePiece {
+  tracks: TrackRef[];
+  /** Presentation time to start at (default: the beginning). */
+  start?: TimeValue;
+  /** Presentation time to end before (default: the end). */
+  end?: TimeValue;
+}
+
+/**
+ * Seconds: a number, a decimal string ("12.5"), or an exact fraction ("1001/30000"),
+ * which lets a time on a track's own grid be said exactly.
+ */
+export type TimeValue = number | string;
+
+/** A time as an exact fraction of seconds. */
+export function timeFraction(v: TimeValue): { num: bigint; den: bigint } {
+  if (typeof v === 'number') {
+    // Finite decimals as written: 0.1 is 1/10, not the nearest double.
+    return timeFraction(String(v));
+  }
+  const frac = /^(\d+)\/(\d+)$/.exec(v);
+  if (frac) return { num: BigInt(frac[1]!), den: BigInt(frac[2]!) };
+  const dec = /^(\d+)(?:\.(\d+))?$/.exec(v);
+  if (!dec) throw new VvfError('USAGE', `invalid time "${v}"`);
+  const decimals = dec[2] ?? '';
+  return { num: BigInt(dec[1]! + decimals), den: 10n ** BigInt(decimals.length) };
+}
+
+/** A time in ticks of `timescale`, rounded to the nearest tick. */
+export function timeToTicks(v: TimeValue, timescale: number): number {
+  const { num, den } = timeFraction(v);
+  const scaled = num * BigInt(timescale);
+  return Number((2n * scaled + den) / (2n * den));
+}
+
+/**
+ * Tracks of one source. `source` is a path, a URL, or a DASH manifest; with
+ * `representation` only that representation of a manifest. `track` picks a track id,
+ * `kind` the best track of a kind (the highest bitrate); neither: every track.
+ */
+export interface TrackRef {
+  source: string;
+  representation?: string;
+  track?: number;
+  kind?: 'video' | 'audio' | 'text';
+}
+
+const KINDS = new Set(['video', 'audio', 'text']);
+
+function fail(detail: string): never {
+  throw new VvfError('USAGE', `invalid recipe: ${detail}`);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkKeys(o: Record<string, unknown>, allowed: string[], where: string): void {
+  for (const k of Object.keys(o)) if (!allowed.includes(k)) fail(`${where}: unknown field "${k}"`);
+}
+
+function seconds(v: unknown, where: string): TimeValue | undefined {
+  if (v === undefined) return undefined;
+  const ok =
+    (typeof v === 'number' && Number.isFinite(v) && v >= 0 && !/e/i.test(String(v))) ||
+    (typeof v === 'string' && /^(\d+(\.\d+)?|\d+\/[1-9]\d*)$/.test(v));
+  if (!ok) fail(`${where} must be seconds: a non-negative number, "12.5" or "1001/30000"`);
+  return v as TimeValue;
+}
+
+function trackRef(v: unknown, where: string): TrackRef {
+  if (typeof v === 'string') return { source: v };
+  if (!isObject(v)) fail(`${where} must be an object or a source string`);
+  checkKeys(v, ['source', 'representation', 'track', 'kind'], where);
+  if (typeof v.source !== 'string' || v.source === '') fail(`${where}.source must be a path or URL`);
+  const ref: TrackRef = { source: v.source };
+  if (v.representation !== undefined) {
+    if (typeof v.representation !== 'string') fail(`${where}.representation must be a string`);
+    ref.representation = v.representation;
+  }
+  if (v.track !== undefined) {
+    if (typeof v.track !== 'number' || !Number.isInteger(v.track) || v.track < 1) fail(`${where}.track must be a track id`);
+    ref.track = v.track;
+  }
+  if (v.kind !== undefined) {
+    if (typeof v.kind !== 'string' || !KINDS.has(v.kind)) fail(`${where}.kind must be video, audio or text`);
+    ref.kind = v.kind as TrackRef['kind'];
+  }
+  if (ref.track !== undefined && ref.kind !== undefined) fail(`${where}: give track or kind, not both`);
+  return ref;
+}
+
+function piece(v: unknown, where: string): RecipePiece {
+  if (!isObject(v)) fail(`${where} must be an object`);
+  checkKeys(v, ['tracks', 'start', 'end'], where);
+  if (!Array.isArray(v.tracks) || v.tracks.length === 0) fail(`${where}.tracks must list at least one track`);
+  const p: RecipePiece = { tracks: v.tracks.map((t, i) => trackRef(t, `${where}.tracks[${i}]`)) };
+  const start = seconds(v.start, `${where}.start`);
+  const end = seconds(v.end, `${where}.end`);
+  if (start !== undefined) p.start = start;
+  if (end !== undefined) p.end = end;
+  if (start !== undefined && end !== undefined) {
+    const a = timeFraction(start);
+    const b = timeFraction(end);
+    if (b.num * a.den <= a.num * b.den) fail(`${where}: end must be after start`);
+  }
+  return p;
+}
+
+/** Checks a parsed JSON value and returns it as a Recipe; USAGE errors say what is wrong. */
+export function parseRecipe(json: unknown): Recipe {
+  if (!isObject(json)) fail('a recipe is a JSON object');
+  checkKeys(json, ['layout', 'pieces', 'tracks', 'start', 'end'], 'recipe');
+  const layout = json.layout ?? 'progressive';
+  if (layout !== 'progressive') fail(`layout "${String(layout)}" is not supported (progressive)`);
+  if (json.pieces !== undefined) {
+    if (json.tracks !== undefined || json.start !== undefined || json.end !== undefined) {
+      fail('give pieces, or tracks/start/end for a single piece, not both');
+    }
+    if (!Array.isArray(json.pieces) || json.pieces.length === 0) fail('pieces must list at least one piece');
+    return { layout, pieces: json.pieces.map((p, i) => piece(p, `pieces[${i}]`)) };
+  }
+  return { layout, pieces: [piece({ tracks: json.tracks, start: json.start, end: json.end }, 'recipe')] };
+}
+
+/** Resolves every relative local source path of a recipe against `baseDir`. */
+export function resolveRecipePaths(recipe: Recipe, resolvePath: (p: string) => string): Recipe {
+  const isUrl = (s: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(s);
+  return {
+    ...recipe,
+    pieces: recipe.pieces.map((p) => ({
+      ...p,
+      tracks: p.tracks.map((t) => (isUrl(t.source) ? t : { ...t, source: resolvePath(t.source) })),
+    })),
+  };
+}

@@ -1,0 +1,91 @@
+import { VvfError } from '../errors.js';
+import type { Movie, Track } from '../model/movie.js';
+import { summarizeTrack } from '../model/summary.js';
+import { buildComposition, type Composition, type TrackPiece } from './composition.js';
+import { editsDuration, mediaRangeOf, presentationEdits, trimEdits } from './edits.js';
+import { type Recipe, type RecipePiece, type TrackRef, timeToTicks } from './recipe.js';
+import { samplesFor } from './slice.js';
+import { movieTimescaleFor } from './timescale.js';
+
+/** Opens an input as a Movie; `representation` narrows a DASH manifest to one representation. */
+export type MovieOpener = (source: string, representation?: string) => Promise<Movie>;
+
+export interface ComposeOptions {
+  open: MovieOpener;
+  maxSamplesPerTrack: number;
+}
+
+/**
+ * Turns a recipe into a Composition: opens each source once, picks the tracks, clips each
+ * piece to its time range and plays the pieces one after another.
+ */
+export async function composeRecipe(recipe: Recipe, opts: ComposeOptions): Promise<Composition> {
+  const movies = new Map<string, Promise<Movie>>();
+  const movieFor = (ref: TrackRef): Promise<Movie> => {
+    const key = `${ref.source}\u0000${ref.representation ?? ''}`;
+    let m = movies.get(key);
+    if (!m) {
+      m = opts.open(ref.source, ref.representation);
+      movies.set(key, m);
+    }
+    return m;
+  };
+  const selected: { movie: Movie; track: Track }[][] = [];
+  for (const piece of recipe.pieces) {
+    const tracks: { movie: Movie; track: Track }[] = [];
+    for (const ref of piece.tracks) {
+      const movie = await movieFor(ref);
+      for (const track of selectTracks(movie, ref)) tracks.push({ movie, track });
+    }
+    selected.push(tracks);
+  }
+  const timescale = movieTimescaleFor(selected.flat().map((s) => s.track));
+  const pieces = selected.map((tracks, p) => clipPiece(tracks, recipe.pieces[p]!, timescale));
+  return buildComposition(pieces, timescale, opts.maxSamplesPerTrack);
+}
+
+/** The tracks a reference names: by id, the best of a kind, or all. */
+export function selectTracks(movie: Movie, ref: TrackRef): Track[] {
+  if (ref.track !== undefined) {
+    const t = movie.tracks.find((x) => x.id === ref.track);
+    if (!t)
+      throw new VvfError(
+        'USAGE',
+        `${ref.source} has no track ${ref.track} (tracks: ${movie.tracks.map((x) => x.id).join(', ')})`,
+      );
+    return [t];
+  }
+  if (ref.kind !== undefined) {
+    const candidates = movie.tracks.filter((x) => x.kind === ref.kind);
+    if (candidates.length === 0) throw new VvfError('USAGE', `${ref.source} has no ${ref.kind} track`);
+    // The best of several (DASH renditions): the highest bitrate.
+    return [candidates.reduce((best, t) => (summarizeTrack(t).bitrate > summarizeTrack(best).bitrate ? t : best))];
+  }
+  return movie.tracks;
+}
+
+/**
+ * One piece: each track's presentation cut to [start, end) seconds. Video starts at the
+ * keyframe at or before the start and the edit list hides the lead-in, so presentation
+ * starts exactly at `start` on every track.
+ */
+function clipPiece(tracks: { movie: Movie; track: Track }[], piece: RecipePiece, timescale: number): TrackPiece[] {
+  const whole = piece.start === undefined && piece.end === undefined;
+  return tracks.map(({ movie, track }) => {
+    if (whole)
+      return {
+        movie,
+        track,
+        range: { first: 0, end: track.samples.count },
+        edits: track.editList ? presentationEdits(track, timescale) : null,
+      };
+    const edits = presentationEdits(track, timescale);
+    const total = editsDuration(edits);
+    const start = Math.min(timeToTicks(piece.start ?? 0, timescale), total);
+    const end = piece.end === undefined ? total : Math.min(timeToTicks(piece.end, timescale), total);
+    const kept = trimEdits(edits, start, end, track.timescale, timescale);
+    const media = mediaRangeOf(kept, track.timescale, timescale);
+    const range = media ? samplesFor(track, media.lo, media.hi) : { first: 0, end: 0 };
+    return { movie, track, range, edits: kept };
+  });
+}

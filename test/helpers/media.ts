@@ -1,0 +1,70 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** One packet line of ffmpeg's framemd5: dts, pts, duration, size, hash. */
+export interface FramePacket {
+  dts: number;
+  pts: number;
+  duration: number;
+  size: number;
+  hash: string;
+}
+
+/**
+ * `ffmpeg -i file -map 0:<stream> -c copy -f framemd5 -`: the packets of one stream as
+ * ffmpeg's demuxer gives them, with a hash of each payload.
+ */
+export async function framemd5(file: string, stream: number, opts: { ignoreEditlist?: boolean } = {}): Promise<FramePacket[]> {
+  const args = [
+    '-v',
+    'error',
+    ...(opts.ignoreEditlist ? ['-ignore_editlist', '1'] : []),
+    '-i',
+    file,
+    '-map',
+    `0:${stream}`,
+    '-c',
+    'copy',
+    '-f',
+    'framemd5',
+    '-',
+  ];
+  const { stdout } = await run('ffmpeg', args, { maxBuffer: 256 << 20 });
+  return stdout
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .map((l) => {
+      const f = l.split(',').map((x) => x.trim());
+      return { dts: Number(f[1]), pts: Number(f[2]), duration: Number(f[3]), size: Number(f[4]), hash: f[5] ?? '' };
+    });
+}
+
+/** stderr of decoding every stream: empty when the file decodes cleanly. */
+export async function decodeErrors(file: string): Promise<string> {
+  const { stderr } = await run('ffmpeg', ['-v', 'error', '-i', file, '-map', '0', '-f', 'null', '-'], { maxBuffer: 64 << 20 });
+  return stderr.trim();
+}
+
+/** Decoded frames of one stream: pts (stream time base) and samples or 1 per frame. */
+export async function decodedFrames(file: string, stream: string): Promise<{ pts: number; duration: number; samples: number }[]> {
+  const { stdout } = await run('ffmpeg', ['-v', 'error', '-i', file, '-map', `0:${stream}`, '-f', 'framecrc', '-'], {
+    maxBuffer: 256 << 20,
+  });
+  return stdout
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .map((l) => {
+      const f = l.split(',').map((x) => x.trim());
+      return { pts: Number(f[2]), duration: Number(f[3]), samples: Number(f[4]) };
+    });
+}
+
+/** The order of top-level boxes as ffprobe's trace log reports them. */
+export async function ffprobeTopLevelBoxes(file: string): Promise<string[]> {
+  const { stderr } = await run('ffprobe', ['-v', 'trace', file], { maxBuffer: 256 << 20 });
+  const types: string[] = [];
+  for (const m of stderr.matchAll(/type:'(\w{4})' parent:'root'/g)) types.push(m[1]!);
+  return types;
+}

@@ -25,7 +25,7 @@ export function samplesFor(track: Track, lo: number, hi: number): SampleRange {
     }
     if (pts < hi) last = i;
   }
-  if (first < 0) first = firstSync < 0 ? 0 : firstSync;
+  if (first < 0) first = Math.max(0, firstSync);
   return last < first ? { first, end: first } : { first, end: last + 1 };
 }
 

@@ -1,4 +1,5 @@
 import { VvfError } from '../errors.js';
+import { inBandParameterSets, parameterSetsOf } from '../isobmff/parameter-sets.js';
 import type { Movie, SampleDescription, Track } from '../model/movie.js';
 import { type SampleTable, SampleTableBuilder } from '../model/sample-table.js';
 import type { Source } from '../sources/source.js';
@@ -24,6 +25,11 @@ export interface OutputTrack {
   samples: SampleTable;
   /** Edit list (durations in the composition timescale), or null for none. */
   edits: Edit[] | null;
+  /**
+   * Bytes written before a sample's own (sample index → bytes), counted in its size: the
+   * parameter sets of a new sample description, in band, where the description changes.
+   */
+  prefixes: Map<number, Uint8Array>;
 }
 
 /** Tracks, samples and sources of a file to lay out: what a recipe becomes. */
@@ -77,14 +83,26 @@ export function buildComposition(pieces: readonly (readonly TrackPiece[])[], tim
     const builder = new SampleTableBuilder(maxSamples, { path: `track ${t + 1}` });
     const descriptions: SampleDescription[] = [];
     const edits: Edit[] = [];
-    let base = 0;
+    // Where the next piece's samples may start decoding, and where the media presented so
+    // far ends (past the decode end with B-frames): pieces must not overlap in media time,
+    // or an edit of one piece would also show samples of the next.
+    let decodeEnd = 0;
+    let presentEnd = 0;
     for (const [p, piece] of pieces.entries()) {
       const { movie, track, range } = piece[t]!;
       const pieceEdits = piece[t]!.edits ?? presentationEdits(track, timescale);
       const descMap = mapDescriptions(track.descriptions, descriptions);
       const srcMap = movie.sources.map(indexOf);
       const s = track.samples;
-      const shift = base - (range.end > range.first ? (s.decodeTime[range.first] ?? 0) : 0);
+      const firstDts = range.end > range.first ? (s.decodeTime[range.first] ?? 0) : 0;
+      let lead = 0;
+      for (let k = range.first; k < range.end; k++)
+        lead = Math.min(lead, (s.decodeTime[k] ?? 0) + (s.compositionOffset[k] ?? 0) - firstDts);
+      const base = Math.max(decodeEnd, presentEnd - lead);
+      // A gap in decode time is carried by the previous sample's duration.
+      if (base > decodeEnd && builder.count > 0)
+        builder.duration[builder.count - 1] = (builder.duration[builder.count - 1] ?? 0) + base - decodeEnd;
+      const shift = base - firstDts;
       const n = range.end - range.first;
       const at = builder.reserve(n);
       for (let i = 0; i < n; i++) {
@@ -106,15 +124,21 @@ export function buildComposition(pieces: readonly (readonly TrackPiece[])[], tim
         const mine = editsDuration(pieceEdits);
         if (length > mine) edits.push({ mediaTime: -1, duration: length - mine });
       }
-      for (let i = range.first; i < range.end; i++) base += s.duration[i] ?? 0;
+      decodeEnd = base;
+      for (let i = range.first; i < range.end; i++) {
+        presentEnd = Math.max(presentEnd, decodeEnd + (s.compositionOffset[i] ?? 0) + (s.duration[i] ?? 0));
+        decodeEnd += s.duration[i] ?? 0;
+      }
     }
     const keepNoEdits = single && tp.edits === null;
+    const samples = builder.finish();
     return {
       id: t + 1,
       template: tp.track,
       descriptions,
-      samples: builder.finish(),
+      samples,
       edits: keepNoEdits ? null : mergeEmpty(edits),
+      prefixes: switchPrefixes(samples, descriptions),
     };
   });
   return { timescale, sources, tracks };
@@ -143,4 +167,29 @@ function mergeEmpty(edits: Edit[]): Edit[] {
     else out.push({ ...e });
   }
   return out;
+}
+
+/**
+ * Where the sample description changes to one whose parameter sets (SPS/PPS) travel out of
+ * band (avc1, hvc1), repeat them in band before the first sample that uses it. Decoders
+ * that switch descriptions lose nothing; those that don't (ffmpeg's, hence browsers')
+ * still decode the new piece. The sample's size grows by the prefix.
+ */
+function switchPrefixes(samples: SampleTable, descriptions: readonly SampleDescription[]): Map<number, Uint8Array> {
+  const prefixes = new Map<number, Uint8Array>();
+  if (descriptions.length < 2) return prefixes;
+  const inBand = descriptions.map((d) => {
+    const sets = parameterSetsOf(d.bytes);
+    return sets ? inBandParameterSets(sets) : undefined;
+  });
+  const size = samples.size as Uint32Array;
+  for (let i = 1; i < samples.count; i++) {
+    const d = samples.descriptionIndex[i] ?? 1;
+    if (d === samples.descriptionIndex[i - 1]) continue;
+    const bytes = inBand[d - 1];
+    if (!bytes) continue;
+    prefixes.set(i, bytes);
+    size[i] = (size[i] ?? 0) + bytes.length;
+  }
+  return prefixes;
 }

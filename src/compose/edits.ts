@@ -11,11 +11,13 @@ export interface Edit {
   duration: number;
 }
 
-/** Decode time just past the last sample: where the media ends. */
-export function mediaEnd(track: Track): number {
+/** Composition time just past the last presented sample: where presentation of the media ends. */
+export function compositionEnd(track: Track): number {
   const s = track.samples;
-  if (s.count === 0) return 0;
-  return (s.decodeTime[s.count - 1] ?? 0) + (s.duration[s.count - 1] ?? 0);
+  let end = 0;
+  for (let i = 0; i < s.count; i++)
+    end = Math.max(end, (s.decodeTime[i] ?? 0) + (s.compositionOffset[i] ?? 0) + (s.duration[i] ?? 0));
+  return end;
 }
 
 /** Decode time of the first sample. */
@@ -30,7 +32,9 @@ export function mediaStart(track: Track): number {
  * Edits at a rate other than 1 are refused: vvf cannot carry them exactly.
  */
 export function presentationEdits(track: Track, movieScale: number): Edit[] {
-  const end = mediaEnd(track);
+  // Presentation runs to the end of the last presented frame, which with B-frames lies
+  // past the end of the decode timeline.
+  const end = compositionEnd(track);
   if (!track.editList || track.editList.length === 0) {
     return [{ mediaTime: mediaStart(track), duration: rescale(end - mediaStart(track), track.timescale, movieScale) }];
   }

@@ -7,13 +7,20 @@ export interface FileLayout {
   format: string;
   contentType: string;
   header: Uint8Array;
+  /** Bytes of runs whose source is INLINE: `runOffset` indexes this buffer. */
+  inline: Uint8Array;
   runCount: number;
   runSource: Uint32Array;
   runOffset: Float64Array;
   runLength: Float64Array;
 }
 
+/** The `runSource` of a run of bytes held in the layout itself (`FileLayout.inline`). */
+export const INLINE = 0xffff_ffff;
+
 export class LayoutBuilder {
+  private inline: Uint8Array[] = [];
+  private inlineLength = 0;
   private count = 0;
   private source = new Uint32Array(1024);
   private offset = new Float64Array(1024);
@@ -45,12 +52,26 @@ export class LayoutBuilder {
     this.count++;
   }
 
+  /** Appends bytes held in memory. */
+  addInline(bytes: Uint8Array): void {
+    this.addRun(INLINE, this.inlineLength, bytes.length);
+    this.inline.push(bytes);
+    this.inlineLength += bytes.length;
+  }
+
   finish(format: string, contentType: string): FileLayout {
     const n = this.count;
+    const inline = new Uint8Array(this.inlineLength);
+    let at = 0;
+    for (const b of this.inline) {
+      inline.set(b, at);
+      at += b.length;
+    }
     return {
       format,
       contentType,
       header: this.header,
+      inline,
       runCount: n,
       runSource: this.source.slice(0, n),
       runOffset: this.offset.slice(0, n),

@@ -241,7 +241,9 @@ export function layoutProgressive(c: Composition, opts: ProgressiveOptions = {})
     const chunk = order[k + 1] ?? 0;
     const s = l.track.samples;
     for (let i = l.chunks.first[chunk] ?? 0; i < (l.chunks.first[chunk + 1] ?? 0); i++) {
-      builder.addRun(s.sourceIndex[i] ?? 0, s.offset[i] ?? 0, s.size[i] ?? 0);
+      const prefix = l.track.prefixes.get(i);
+      if (prefix) builder.addInline(prefix);
+      builder.addRun(s.sourceIndex[i] ?? 0, s.offset[i] ?? 0, (s.size[i] ?? 0) - (prefix?.length ?? 0));
     }
   }
   return builder.finish(PROGRESSIVE_FORMAT, 'video/mp4');

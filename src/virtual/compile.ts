@@ -1,5 +1,5 @@
 import type { Composition } from '../compose/composition.js';
-import type { FileLayout } from '../compose/layout.js';
+import { type FileLayout, INLINE } from '../compose/layout.js';
 import { layoutProgressive } from '../compose/progressive.js';
 import type { Recipe } from '../compose/recipe.js';
 import { composeRecipe } from '../compose/resolve.js';
@@ -39,7 +39,11 @@ export function virtualFileFromLayout(layout: FileLayout, sources: readonly Sour
   const builder = new VirtualFileBuilder(sources.map(refOf));
   builder.addBytes(layout.header);
   for (let i = 0; i < layout.runCount; i++) {
-    builder.addSourceRange(layout.runSource[i] ?? 0, layout.runOffset[i] ?? 0, layout.runLength[i] ?? 0);
+    const source = layout.runSource[i] ?? 0;
+    const offset = layout.runOffset[i] ?? 0;
+    const length = layout.runLength[i] ?? 0;
+    if (source === INLINE) builder.addBytes(layout.inline.subarray(offset, offset + length));
+    else builder.addSourceRange(source, offset, length);
   }
   return builder.build({ format: layout.format, contentType: layout.contentType, resolve });
 }

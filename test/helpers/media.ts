@@ -47,8 +47,16 @@ export async function decodeErrors(file: string): Promise<string> {
   return stderr.trim();
 }
 
-/** Decoded frames of one stream: pts (stream time base) and samples or 1 per frame. */
-export async function decodedFrames(file: string, stream: string): Promise<{ pts: number; duration: number; samples: number }[]> {
+/** A decoded frame as ffmpeg's framecrc gives it: pts and duration (stream time base), bytes, checksum. */
+export interface DecodedFrame {
+  pts: number;
+  duration: number;
+  size: number;
+  crc: string;
+}
+
+/** Decoded frames of one stream (`v` or `a`), edit lists applied as any player would. */
+export async function decodedFrames(file: string, stream: 'v' | 'a'): Promise<DecodedFrame[]> {
   const { stdout } = await run('ffmpeg', ['-v', 'error', '-i', file, '-map', `0:${stream}`, '-f', 'framecrc', '-'], {
     maxBuffer: 256 << 20,
   });
@@ -57,8 +65,25 @@ export async function decodedFrames(file: string, stream: string): Promise<{ pts
     .filter((l) => l !== '' && !l.startsWith('#'))
     .map((l) => {
       const f = l.split(',').map((x) => x.trim());
-      return { pts: Number(f[2]), duration: Number(f[3]), samples: Number(f[4]) };
+      return { pts: Number(f[2]), duration: Number(f[3]), size: Number(f[4]), crc: f[5] ?? '' };
     });
+}
+
+/** The time base of a stream, from ffprobe. */
+export async function timeBase(file: string, stream: 'v' | 'a'): Promise<number> {
+  const { stdout } = await run('ffprobe', [
+    '-v',
+    'error',
+    '-select_streams',
+    stream,
+    '-show_entries',
+    'stream=time_base',
+    '-of',
+    'csv=p=0',
+    file,
+  ]);
+  const [num, den] = stdout.trim().split('\n')[0]!.split('/').map(Number);
+  return den! / num!;
 }
 
 /** The order of top-level boxes as ffprobe's trace log reports them. */

@@ -8,7 +8,7 @@ DEMO_DIR := $(VVF_CACHE_DIR)/demo
 .PHONY: help setup system-deps node-deps build demo test lint typecheck fixtures clean
 
 help:
-	@echo "make demo   set up, make a small DASH sample, run vvf inspect on it"
+	@echo "make demo   set up, make a small DASH sample, inspect it and compose a progressive MP4 from it"
 	@echo "make test   set up, then typecheck, lint and run the whole test suite"
 
 # Debian packages: ffmpeg (fixtures, the reference for every media test).
@@ -34,6 +34,12 @@ demo: setup
 	@echo
 	@echo "$$ vvf inspect $(DEMO_DIR)/dash/manifest.mpd"
 	@node dist/cli/main.js inspect "$(DEMO_DIR)/dash/manifest.mpd"
+	@echo
+	@echo "$$ vvf compose --input $(DEMO_DIR)/dash/manifest.mpd -o $(DEMO_DIR)/progressive.mp4"
+	@node dist/cli/main.js compose --input "$(DEMO_DIR)/dash/manifest.mpd" -o "$(DEMO_DIR)/progressive.mp4"
+	@echo
+	@echo "$$ vvf inspect $(DEMO_DIR)/progressive.mp4"
+	@node dist/cli/main.js inspect "$(DEMO_DIR)/progressive.mp4"
 
 typecheck: node-deps
 	@npx tsc -p tsconfig.json --noEmit

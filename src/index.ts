@@ -1,5 +1,9 @@
 /** vvf: virtual video files. The library's public API. */
 
+export type { Composition, OutputTrack } from './compose/composition.js';
+export { layoutProgressive } from './compose/progressive.js';
+export { parseRecipe, type Recipe, type RecipePiece, type TrackRef } from './compose/recipe.js';
+export { planSplit, type SplitPlan, splitRecipes } from './compose/split.js';
 export { type BoxLine, listBoxes } from './demux/box-listing.js';
 export { parseMpd } from './demux/mpd.js';
 export { type OpenMovieOptions, openMovie } from './demux/open-movie.js';
@@ -13,3 +17,6 @@ export { HttpSource } from './sources/http-source.js';
 export { MemorySource } from './sources/memory-source.js';
 export { openSource } from './sources/open-source.js';
 export type { Source } from './sources/source.js';
+export { type CompiledRecipe, type CompileOptions, compileRecipe, virtualFileFromLayout } from './virtual/compile.js';
+export { refOf, resolveWith, type SourceRef, type SourceResolver } from './virtual/source-ref.js';
+export { VirtualFile } from './virtual/virtual-file.js';

@@ -110,3 +110,62 @@ test('boxes on a manifest says what to do instead', async () => {
   assert.equal(r.code, 2);
   assert.match(r.stderr, /^vvf: USAGE: boxes reads MP4 files; for a DASH manifest/);
 });
+
+test('compose writes a progressive file from DASH renditions; remux takes a recipe', async () => {
+  const f = (await ensureFixtures()).find((x) => x.name === 'shaka-live');
+  assert.ok(f);
+  const dir = mkdtempSync(join(tmpdir(), 'vvf-cli-'));
+  const out = join(dir, 'out.mp4');
+  const r = await vvf('compose', '--video', f.input, '--audio', f.input, '--clip', '1-3', '-o', out);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /wrote .*out\.mp4/);
+  const probe = await probePackets(out);
+  assert.deepEqual(
+    probe.map((s) => s.codecName),
+    ['h264', 'aac'],
+  );
+
+  const printed = await vvf('compose', '--video', f.input, '--audio', f.input, '--clip', '1-3', '--print-recipe');
+  assert.equal(printed.code, 0, printed.stderr);
+  const recipe = JSON.parse(printed.stdout) as { pieces: { start: string; end: string }[] };
+  assert.equal(recipe.pieces[0]!.start, '1');
+  const recipeFile = join(dir, 'recipe.json');
+  writeFileSync(recipeFile, printed.stdout);
+  const again = join(dir, 'again.mp4');
+  const remuxed = await vvf('remux', recipeFile, '-o', again);
+  assert.equal(remuxed.code, 0, remuxed.stderr);
+  assert.ok(readFileSync(again).equals(readFileSync(out)), 'the same recipe makes the same bytes');
+
+  const inspected = await vvf('inspect', '--json', recipeFile);
+  assert.equal(inspected.code, 0, inspected.stderr);
+  const summary = JSON.parse(inspected.stdout) as MovieSummary & { virtual: { size: number } };
+  assert.equal(summary.virtual.size, readFileSync(out).length);
+  assert.equal(summary.layout.kind, 'progressive');
+  assert.equal(summary.layout.moovPosition, 'before-mdat');
+});
+
+test('split writes keyframe chunks', async () => {
+  const f = (await ensureFixtures()).find((x) => x.name === 'h264-aac-faststart');
+  assert.ok(f);
+  const dir = mkdtempSync(join(tmpdir(), 'vvf-cli-'));
+  const r = await vvf('split', f.input, '--every', '2', '-o', join(dir, 'chunk-%02d.mp4'));
+  assert.equal(r.code, 0, r.stderr);
+  const counts = [];
+  for (const name of ['chunk-00.mp4', 'chunk-01.mp4', 'chunk-02.mp4']) {
+    const [v] = await probePackets(join(dir, name));
+    counts.push(v!.packets.length);
+  }
+  assert.deepEqual(counts, [50, 50, 25]);
+});
+
+test('bad recipes and times are usage errors', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vvf-cli-'));
+  const bad = join(dir, 'bad.json');
+  writeFileSync(bad, JSON.stringify({ tracks: [{ source: 'a.mp4', kind: 'subtitles' }] }));
+  const r = await vvf('remux', bad, '-o', join(dir, 'x.mp4'));
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^vvf: USAGE: invalid recipe: recipe.tracks\[0\].kind must be video, audio or text/);
+  const t = await vvf('compose', '--input', bad, '--clip', '5-x', '-o', join(dir, 'x.mp4'));
+  assert.equal(t.code, 2);
+  assert.match(t.stderr, /invalid time "x"/);
+});

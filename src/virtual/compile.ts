@@ -8,7 +8,7 @@ import { type Limits, resolveLimits } from '../limits.js';
 import type { Movie } from '../model/movie.js';
 import { openSource } from '../sources/open-source.js';
 import type { Source } from '../sources/source.js';
-import { checkSourceMatches, refOf, type SourceResolver } from './source-ref.js';
+import { refOf, type SourceResolver } from './source-ref.js';
 import type { VirtualFile } from './virtual-file.js';
 import { VirtualFileBuilder } from './virtual-file-builder.js';
 
@@ -22,16 +22,11 @@ export interface CompileOptions {
 
 /**
  * A resolver that hands back sources already open (those the demuxer read), opening
- * anything else through `open` and checking it still is what the file was built from.
+ * anything else through `open`. The VirtualFile checks each against its ref.
  */
 export function resolverFor(open: readonly Source[], openSpec: (spec: string) => Promise<Source>): SourceResolver {
   const byKey = new Map(open.map((s) => [s.key, s]));
-  return async (ref) => {
-    const known = byKey.get(ref.key);
-    const source = known ?? (await openSpec(ref.key));
-    checkSourceMatches(ref, source);
-    return source;
-  };
+  return async (ref) => byKey.get(ref.key) ?? openSpec(ref.key);
 }
 
 /** A VirtualFile from a layout whose runs index `sources`. */

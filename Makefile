@@ -53,5 +53,10 @@ fixtures: setup
 test: setup typecheck lint
 	@node scripts/run-tests.mjs
 
+.PHONY: bench
+# The DASH → progressive benchmark (vvf issue 3); writes bench/RESULTS.md. Needs about 3 GB of disk.
+bench: setup
+	@npx tsx bench/run.ts
+
 clean:
 	rm -rf dist .cache

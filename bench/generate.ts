@@ -28,6 +28,9 @@ const CLIP_SECONDS = 60;
 /** Copies of the clip in the hour. */
 const LOOPS = 60;
 
+/** A command line's words (none of them holds a space). */
+export const words = (s: string): string[] => s.split(' ');
+
 const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 
 /** Runs a command; rejects with its stderr tail on a non-zero exit. Progress lines (`-progress pipe:2`) go to `onProgress`. */
@@ -71,7 +74,16 @@ function progress(what: string, totalSeconds: number): (line: string) => void {
 }
 
 async function countPackets(file: string): Promise<number> {
-  const out = await run('ffprobe', ['-v', 'error', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', file]);
+  const out = await run('ffprobe', [
+    '-v',
+    'error',
+    '-count_packets',
+    '-show_entries',
+    'stream=nb_read_packets',
+    '-of',
+    'csv=p=0',
+    file,
+  ]);
   return Number(out.trim().split('\n')[0]);
 }
 
@@ -96,32 +108,25 @@ export async function ensureBenchMedia(cacheDir: string): Promise<BenchMedia> {
   await mkdir(join(tmp, 'dash'), { recursive: true });
   const clip = join(tmp, 'minute.mp4');
   log(`encoding ${CLIP_SECONDS} s of 1080p25 H.264 (~5 Mb/s) + AAC into ${clip}`);
-  // prettier-ignore
-  await run('ffmpeg', [
-    '-hide_banner', '-nostats', '-loglevel', 'error', '-progress', 'pipe:2', '-y',
-    '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=25',
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-t', String(CLIP_SECONDS),
-    '-vf', 'noise=alls=20:allf=t',
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '2', '-pix_fmt', 'yuv420p',
-    '-b:v', '5M', '-maxrate', '5M', '-bufsize', '10M',
+  const quiet = words('-hide_banner -nostats -loglevel error -progress pipe:2 -y');
+  const encode = [
+    ...words('-f lavfi -i testsrc2=size=1920x1080:rate=25 -f lavfi -i sine=frequency=440:sample_rate=48000'),
+    ...words(`-t ${CLIP_SECONDS} -vf noise=alls=20:allf=t`),
+    ...words('-c:v libx264 -preset ultrafast -bf 2 -pix_fmt yuv420p -b:v 5M -maxrate 5M -bufsize 10M'),
     // Fixed 2-second GOPs: every segment starts on a keyframe, 30 per minute.
-    '-g', '50', '-keyint_min', '50', '-sc_threshold', '0',
-    '-c:a', 'aac', '-b:a', '128k', '-ac', '2',
-    clip,
-  ], progress('encode', CLIP_SECONDS));
+    ...words('-g 50 -keyint_min 50 -sc_threshold 0'),
+    ...words('-c:a aac -b:a 128k -ac 2'),
+  ];
+  await run('ffmpeg', [...quiet, ...encode, clip], progress('encode', CLIP_SECONDS));
   log(`looping it ${LOOPS} times with -c copy into DASH (single file per stream, 2 s segments)`);
   // Looping straight into the DASH muxer is the same as looping into an hour-long MP4 and
   // packaging that, without writing the 2.3 GB intermediate.
-  // prettier-ignore
-  await run('ffmpeg', [
-    '-hide_banner', '-nostats', '-loglevel', 'error', '-progress', 'pipe:2', '-y',
-    '-stream_loop', String(LOOPS - 1), '-i', clip,
-    '-map', '0:v', '-map', '0:a', '-c', 'copy',
-    '-f', 'dash', '-single_file', '1', '-single_file_name', 'stream$RepresentationID$.m4s',
-    '-seg_duration', '2', '-use_template', '1', '-use_timeline', '1',
-    join(tmp, 'dash', 'manifest.mpd'),
-  ], progress('package', CLIP_SECONDS * LOOPS));
+  const loop = [...words(`-stream_loop ${LOOPS - 1} -i`), clip, ...words('-map 0:v -map 0:a -c copy')];
+  const dash = [
+    ...words('-f dash -single_file 1 -single_file_name stream$RepresentationID$.m4s'),
+    ...words('-seg_duration 2 -use_template 1 -use_timeline 1'),
+  ];
+  await run('ffmpeg', [...quiet, ...loop, ...dash, join(tmp, 'dash', 'manifest.mpd')], progress('package', CLIP_SECONDS * LOOPS));
   // Representation 0 is the video (mapped first), 1 the audio; name the files after what they hold.
   const mpdPath = join(tmp, 'dash', 'manifest.mpd');
   const mpd = await readFile(mpdPath, 'utf8');

@@ -11,23 +11,12 @@ import { VvfError } from '../../src/errors.js';
 import { resolveLimits } from '../../src/limits.js';
 import { MemorySource } from '../../src/sources/memory-source.js';
 import { fixtureFiles } from '../helpers/fixture-files.js';
+import { prng } from '../virtual/virtual-helpers.js';
 
 const VARIANTS = Number(process.env.VVF_FUZZ_VARIANTS ?? 3000);
 const SEED = Number(process.env.VVF_FUZZ_SEED ?? 0x5eed);
 /** Per-input time bound: parsing a small fixture takes a few milliseconds. */
 const MAX_MS_PER_INPUT = 2000;
-
-/** mulberry32: small, fast, good enough to pick mutations reproducibly. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Target {
   fixture: string;
@@ -99,7 +88,7 @@ describe('fuzz: mutated fixtures give only VvfErrors', async () => {
 
   test(`${VARIANTS} variants (seed ${SEED})`, async () => {
     assert.ok(targets.length > 0, 'fixtures to mutate');
-    const r = rng(SEED);
+    const r = prng(SEED);
     const codes = new Map<string, number>();
     let parsed = 0;
     for (let v = 0; v < VARIANTS; v++) {

@@ -45,7 +45,7 @@ typecheck: node-deps
 	@npx tsc -p tsconfig.json --noEmit
 
 lint: node-deps
-	@npx biome check src test scripts
+	@npx biome check src test scripts bench
 
 fixtures: setup
 	@npx tsx scripts/fixtures.ts

@@ -105,7 +105,7 @@ describe('concat', () => {
       expected,
     );
     // Continuous: decoded frames are timed in frames (framecrc's time base is the frame rate).
-    got.frames.forEach((fr, i) => assert.equal(fr.pts, i, `frame ${i} pts`));
+    for (const [i, fr] of got.frames.entries()) assert.equal(fr.pts, i, `frame ${i} pts`);
     const audio = await decodedFrames(out, 'a');
     const atb = await timeBase(out, 'a');
     const samples = audioSamples(audio);

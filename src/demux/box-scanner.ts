@@ -23,7 +23,15 @@ export interface ScanOptions {
   metadataTypes?: ReadonlySet<string>;
   /** Running count of metadata bytes, shared across the scans of one movie. */
   budget?: { metadataBytes: number };
+  /**
+   * What the last fragment's metadata took (from its first box to the end of the mdat
+   * header), shared across the segments of one track so each can be read in one go.
+   */
+  fragmentHint?: { bytes: number };
 }
+
+/** Slack on the read-ahead: a fragment's metadata may be a little larger than the last one's. */
+const FRAGMENT_SLACK = 64;
 
 /** Bytes read ahead for a box header: enough for a 64-bit size, not more. */
 const HEADER_READ = 16;
@@ -31,8 +39,10 @@ const HEADER_READ = 16;
 /**
  * Walks the top-level boxes of a source region reading only what it must: box headers,
  * and the bodies of metadata boxes. A metadata box is read together with the header of
- * the box after it, so a fragment costs two reads (moof header; moof + mdat header) and
- * no read reaches more than 16 bytes past a metadata box.
+ * the box after it. Where a fragment starts (at the region's start, or after an mdat),
+ * one read takes as many bytes as the previous fragment's metadata did (styp, sidx, moof
+ * and the mdat header), plus a little: a fragment usually costs one read, and a read goes
+ * at most that slack, or the difference from the previous fragment, into sample data.
  */
 export async function* scanBoxes(source: Source, opts: ScanOptions): AsyncGenerator<ScannedBox> {
   const end = opts.end ?? source.size;
@@ -42,6 +52,10 @@ export async function* scanBoxes(source: Source, opts: ScanOptions): AsyncGenera
   let buf: Uint8Array = new Uint8Array(0);
   let bufStart = 0;
   let boxes = 0;
+  const hint = opts.fragmentHint ?? { bytes: 0 };
+  // Where the current run of metadata boxes began, -1 when not in one.
+  let runStart = -1;
+  let fragmentStart = true;
 
   // Makes [at, at+n) available in buf, reading `want` bytes (at least n) when it is not.
   const ensure = async (at: number, n: number, want: number): Promise<void> => {
@@ -58,7 +72,9 @@ export async function* scanBoxes(source: Source, opts: ScanOptions): AsyncGenera
         offset: pos,
       });
     }
-    await ensure(pos, Math.min(HEADER_READ, end - pos), HEADER_READ);
+    const ahead = fragmentStart && hint.bytes > 0 ? hint.bytes + FRAGMENT_SLACK : HEADER_READ;
+    fragmentStart = false;
+    await ensure(pos, Math.min(HEADER_READ, end - pos), ahead);
     // A uuid box's header carries 16 more bytes of extended type.
     const at = pos - bufStart;
     if (buf[at + 4] === 0x75 && buf[at + 5] === 0x75 && buf[at + 6] === 0x69 && buf[at + 7] === 0x64) {
@@ -71,6 +87,7 @@ export async function* scanBoxes(source: Source, opts: ScanOptions): AsyncGenera
       throw e instanceof VvfError ? e.locate({ source: source.key }) : e;
     }
     if (wanted.has(header.type)) {
+      if (runStart < 0) runStart = pos;
       budget.metadataBytes += header.size;
       if (budget.metadataBytes > opts.limits.maxMetadataBytes) {
         throw new VvfError(
@@ -88,6 +105,11 @@ export async function* scanBoxes(source: Source, opts: ScanOptions): AsyncGenera
       const from = pos - bufStart;
       yield { header, bytes: buf.subarray(from, from + header.size) };
     } else {
+      if (header.type === 'mdat') {
+        if (runStart >= 0) hint.bytes = pos + header.headerSize - runStart;
+        fragmentStart = true;
+      }
+      runStart = -1;
       yield { header };
     }
     pos += header.size;

@@ -124,11 +124,18 @@ async function readSegmented(rep: MpdRepresentation, opts: DashReadOptions, budg
   const init = rep.init ?? (rep.mediaUrl ? { url: rep.mediaUrl } : undefined);
   if (!init) throw new VvfError('MANIFEST_INVALID', `representation "${rep.id}" has segments but no initialization segment`);
   const [initSource, initScan] = await scanSegment(init, opts, budget);
-  const media = await mapInOrder(rep.segments, opts.concurrency ?? 8, (seg) => scanSegment(seg, opts, budget));
+  // Segments of one representation look alike: each is read in one go once one has been seen.
+  const hint = { bytes: 0 };
+  const media = await mapInOrder(rep.segments, opts.concurrency ?? 32, (seg) => scanSegment(seg, opts, budget, hint));
   return { init: [initSource, initScan] as const, media };
 }
 
-async function scanSegment(ref: MpdSegmentRef, opts: DashReadOptions, budget: { metadataBytes: number }): Promise<Part> {
+async function scanSegment(
+  ref: MpdSegmentRef,
+  opts: DashReadOptions,
+  budget: { metadataBytes: number },
+  hint?: { bytes: number },
+): Promise<Part> {
   const source = await opts.open(ref.url);
   const end = ref.range ? ref.range.end + 1 : source.size;
   if (ref.range && (ref.range.start > ref.range.end || end > source.size)) {
@@ -140,7 +147,7 @@ async function scanSegment(ref: MpdSegmentRef, opts: DashReadOptions, budget: { 
       },
     );
   }
-  const scan = await scanMp4(source, opts.limits, budget, { start: ref.range?.start ?? 0, end });
+  const scan = await scanMp4(source, opts.limits, budget, { start: ref.range?.start ?? 0, end }, hint);
   return [source, scan, end];
 }
 

@@ -24,10 +24,11 @@ export async function scanMp4(
   limits: Limits,
   budget: { metadataBytes: number },
   region: { start?: number; end?: number } = {},
+  fragmentHint?: { bytes: number },
 ): Promise<Mp4Scan> {
   const scan: Mp4Scan = { moofs: [], sidxCount: 0, hasMfra: false, boxes: [] };
   const counts = new Map<string, number>();
-  const scanOptions = { limits, budget, ...region };
+  const scanOptions = { limits, budget, ...region, ...(fragmentHint ? { fragmentHint } : {}) };
   for await (const { header, bytes } of scanBoxes(source, scanOptions)) {
     const n = counts.get(header.type) ?? 0;
     counts.set(header.type, n + 1);

@@ -1,6 +1,7 @@
 // VirtualFile: header bytes in memory plus runs of source bytes, read on demand; its compact serialized form.
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { crc32 } from 'node:zlib';
 import { VvfError } from '../errors.js';
 import { checkReadRange, closedError } from '../sources/read-range.js';
 import type { Source } from '../sources/source.js';
@@ -42,9 +43,9 @@ export interface StreamOptions {
 
 /** The first bytes of the serialized form: `VVF` and the layout version. */
 const MAGIC = [0x56, 0x56, 0x46] as const;
-const VERSION = 1;
+const VERSION = 2;
 /** Magic + version (4) + SHA-256 of the rest (32). */
-const PREAMBLE_BYTES = 36;
+const PREAMBLE_BYTES = 40;
 /** Bytes of the three extent columns per extent: end f64, offset f64, source index i32. */
 const EXTENT_BYTES = 20;
 /** Bytes of the etag's digest prefix: 144 bits, 24 base64url characters. */
@@ -94,7 +95,11 @@ export class VirtualFile implements Source {
    * MEDIA_INCONSISTENT otherwise) and takes ownership of its arrays without copying.
    * Usually reached through {@link VirtualFileBuilder.build} or {@link VirtualFile.deserialize}.
    */
-  constructor(compiled: CompiledVirtualFile, resolve: SourceResolver) {
+  /**
+   * @param digest the SHA-256 of the serialized body when already known (loading a
+   *   serialized file whose CRC matched), so it is not computed again
+   */
+  constructor(compiled: CompiledVirtualFile, resolve: SourceResolver, digest?: Uint8Array) {
     checkCompiled(compiled);
     this.format = compiled.format;
     this.contentType = compiled.contentType;
@@ -106,9 +111,13 @@ export class VirtualFile implements Source {
     this.sourceIndex = compiled.sourceIndex;
     this.offsets = compiled.offsets;
     this.size = this.ends.length === 0 ? 0 : this.ends[this.ends.length - 1]!;
-    const hash = createHash('sha256');
-    for (const part of bodyParts(compiled)) hash.update(part);
-    this.digest = new Uint8Array(hash.digest());
+    if (digest) {
+      this.digest = digest;
+    } else {
+      const hash = createHash('sha256');
+      for (const part of bodyParts(compiled)) hash.update(part);
+      this.digest = new Uint8Array(hash.digest());
+    }
     const tag = `vvf-${Buffer.from(this.digest.subarray(0, ETAG_DIGEST_BYTES)).toString('base64url')}`;
     this.etag = `"${tag}"`;
     this.key = `virtual:${tag}`;
@@ -197,12 +206,13 @@ export class VirtualFile implements Source {
     const out = new Uint8Array(total);
     out.set(MAGIC, 0);
     out[3] = VERSION;
-    out.set(this.digest, 4);
+    out.set(this.digest, 8);
     let at = PREAMBLE_BYTES;
     for (const part of parts) {
       out.set(part, at);
       at += part.length;
     }
+    new DataView(out.buffer).setUint32(4, crc32(out.subarray(8)), true);
     return out;
   }
 
@@ -213,8 +223,9 @@ export class VirtualFile implements Source {
    *
    * Layout, little endian throughout:
    * ```
-   * 'V' 'V' 'F' 0x01            magic and version
-   * 32 bytes                    SHA-256 of everything after it
+   * 'V' 'V' 'F' 0x02            magic and version
+   * u32                         CRC-32 of everything after it, checked on load (far cheaper than a SHA-256)
+   * 32 bytes                    SHA-256 of everything after it: the etag's basis
    * u32 n, n bytes              format (UTF-8)
    * u32 n, n bytes              content type (UTF-8)
    * u32 sourceCount
@@ -238,7 +249,9 @@ export class VirtualFile implements Source {
       throw new VvfError('UNKNOWN_FORMAT', `serialized virtual file version ${bytes[3]} is not supported (expected ${VERSION})`);
     }
     const r = new BufferReader(bytes, 4);
-    const digest = r.bytes(32, 'checksum');
+    const crc = r.u32('checksum');
+    if (crc32(bytes.subarray(8)) !== crc) throw inconsistent('checksum does not match the content');
+    const digest = r.bytes(32, 'digest').slice();
     const format = r.string('format');
     const contentType = r.string('content type');
     const sourceCount = r.u32('source count');
@@ -266,9 +279,7 @@ export class VirtualFile implements Source {
     const offsets = r.f64Column(extentCount);
     const sourceIndex = r.i32Column(extentCount);
     const held = r.bytes(byteCount, 'in-memory bytes').slice();
-    const file = new VirtualFile({ format, contentType, sources, bytes: held, ends, sourceIndex, offsets }, resolve);
-    if (!equalBytes(file.digest, digest)) throw inconsistent('checksum does not match the content');
-    return file;
+    return new VirtualFile({ format, contentType, sources, bytes: held, ends, sourceIndex, offsets }, resolve, digest);
   }
 
   /** Closes the sources this file opened. Reads after close fail with USAGE. */
@@ -480,37 +491,53 @@ function checkCompiled(c: CompiledVirtualFile): void {
   if (sourceIndex.length !== n || offsets.length !== n) {
     throw inconsistent(`extent columns differ in length (${n}, ${sourceIndex.length}, ${offsets.length})`);
   }
+  const limits = new Float64Array(sources.length + 1);
+  limits[0] = c.bytes.length;
   sources.forEach((s, i) => {
     if (!Number.isSafeInteger(s.size) || s.size < 0) throw inconsistent(`source ${i} has an invalid size ${s.size}`);
+    limits[i + 1] = s.size;
   });
+  // One tight pass with plain comparisons: this runs on every load of a serialized file,
+  // mostly before the JIT has warmed up. Integers are checked as x === Math.floor(x).
   let start = 0;
+  let bad = -1;
   for (let i = 0; i < n; i++) {
     const end = ends[i]!;
-    // Also rejects NaN: every extent holds at least one byte.
-    if (!Number.isSafeInteger(end) || !(end > start)) throw inconsistent(`extent ${i} ends at ${end}, not after ${start}`);
     const index = sourceIndex[i]!;
     const offset = offsets[i]!;
-    let limit: number;
-    if (index === -1) limit = c.bytes.length;
-    else if (index >= 0 && index < sources.length) limit = sources[index]!.size;
-    else throw inconsistent(`extent ${i} names source ${index} of ${sources.length}`);
-    if (!Number.isSafeInteger(offset) || offset < 0 || offset + (end - start) > limit) {
-      throw inconsistent(
-        `extent ${i} reads ${end - start} bytes at ${offset}, past ${index < 0 ? 'the in-memory bytes' : `source ${index}`} (${limit} bytes)`,
-      );
+    const limit = limits[index + 1];
+    // `!(a > b)` also rejects NaN; an undefined limit (index out of range) fails the last test.
+    if (
+      !(end > start) ||
+      end !== Math.floor(end) ||
+      !(offset >= 0) ||
+      offset !== Math.floor(offset) ||
+      !(offset + end - start <= limit!)
+    ) {
+      bad = i;
+      break;
     }
     start = end;
   }
+  if (bad >= 0 || start > Number.MAX_SAFE_INTEGER) explainBadExtent(c, bad < 0 ? n - 1 : bad);
+}
+
+/** Throws the error describing why extent `i` is not valid (only called once a check failed). */
+function explainBadExtent(c: CompiledVirtualFile, i: number): never {
+  const start = i === 0 ? 0 : c.ends[i - 1]!;
+  const end = c.ends[i]!;
+  if (!Number.isSafeInteger(end) || !(end > start)) throw inconsistent(`extent ${i} ends at ${end}, not after ${start}`);
+  const index = c.sourceIndex[i]!;
+  if (index !== -1 && !(index >= 0 && index < c.sources.length))
+    throw inconsistent(`extent ${i} names source ${index} of ${c.sources.length}`);
+  const limit = index === -1 ? c.bytes.length : c.sources[index]!.size;
+  throw inconsistent(
+    `extent ${i} reads ${end - start} bytes at ${c.offsets[i]}, past ${index < 0 ? 'the in-memory bytes' : `source ${index}`} (${limit} bytes)`,
+  );
 }
 
 function inconsistent(detail: string): VvfError {
   return new VvfError('MEDIA_INCONSISTENT', `serialized virtual file: ${detail}`);
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Bounds-checked little-endian reads over a serialized virtual file. */

@@ -83,6 +83,12 @@ export class VirtualFile implements Source {
   private readonly sourceIndex: Int32Array;
   private readonly offsets: Float64Array;
   private readonly digest: Uint8Array;
+  /**
+   * Whether every extent was validated when the file was made. A loaded (deserialized)
+   * file validates each extent when a read first uses it instead: loading stays cheap,
+   * and no byte is ever served from an extent that was not checked.
+   */
+  private readonly validated: boolean;
   private readonly resolve: SourceResolver;
   /** Opened (or opening) sources by index; a failed open is forgotten so that a later read retries. */
   private readonly opened: (Promise<Source> | undefined)[];
@@ -100,7 +106,10 @@ export class VirtualFile implements Source {
    *   serialized file whose CRC matched), so it is not computed again
    */
   constructor(compiled: CompiledVirtualFile, resolve: SourceResolver, digest?: Uint8Array) {
-    checkCompiled(compiled);
+    // With a digest the buffer was CRC-checked on load: validate extents as reads use them.
+    if (digest) checkColumns(compiled);
+    else checkCompiled(compiled);
+    this.validated = digest === undefined;
     this.format = compiled.format;
     this.contentType = compiled.contentType;
     this.sources = Object.freeze(
@@ -339,6 +348,10 @@ export class VirtualFile implements Source {
     const { ends, sourceIndex, offsets } = this;
     const first = this.findExtent(from);
     const firstStart = first === 0 ? 0 : ends[first - 1]!;
+    if (!this.validated) {
+      this.checkExtent(first);
+      if (from < firstStart) explainBadExtent(this.compiled(), first);
+    }
     if (to <= ends[first]!) {
       // Inside one extent: no copy for a source run, one slice for held bytes.
       const at = offsets[first]! + (from - firstStart);
@@ -351,6 +364,7 @@ export class VirtualFile implements Source {
     let runs = 0;
     let start = firstStart;
     while (start < to) {
+      if (!this.validated) this.checkExtent(last);
       const end = ends[last]!;
       const a = Math.max(start, from);
       const b = Math.min(end, to);
@@ -387,6 +401,26 @@ export class VirtualFile implements Source {
     for (let w = Math.min(runs, MAX_PARALLEL_READS); w > 0; w--) workers.push(worker());
     await Promise.all(workers);
     return out;
+  }
+
+  /** Throws MEDIA_INCONSISTENT unless extent `i` exists, follows the previous one, and lies inside its bytes. */
+  private checkExtent(i: number): void {
+    if (i >= this.ends.length) explainBadExtent(this.compiled(), this.ends.length - 1);
+    const start = i === 0 ? 0 : this.ends[i - 1]!;
+    const end = this.ends[i]!;
+    const index = this.sourceIndex[i]!;
+    const offset = this.offsets[i]!;
+    const limit = index === -1 ? this.bytes.length : this.sources[index]?.size;
+    const bad =
+      !(start >= 0) ||
+      start !== Math.floor(start) ||
+      !(end > start) ||
+      end !== Math.floor(end) ||
+      !(offset >= 0) ||
+      offset !== Math.floor(offset);
+    if (bad || limit === undefined || !(offset + end - start <= limit)) {
+      explainBadExtent(this.compiled(), i);
+    }
   }
 
   /** One read of source `index`; anything but exactly `length` bytes is an error. */
@@ -485,16 +519,27 @@ function columnBytes(column: Float64Array | Int32Array): Uint8Array {
 }
 
 /** Throws MEDIA_INCONSISTENT unless the extents are in order and each lies inside what it reads from. */
+/** What every file must satisfy before use: equal column lengths, valid source sizes, a safe total size. */
+function checkColumns(c: CompiledVirtualFile): void {
+  const n = c.ends.length;
+  if (c.sourceIndex.length !== n || c.offsets.length !== n) {
+    throw inconsistent(`extent columns differ in length (${n}, ${c.sourceIndex.length}, ${c.offsets.length})`);
+  }
+  c.sources.forEach((s, i) => {
+    if (!Number.isSafeInteger(s.size) || s.size < 0) throw inconsistent(`source ${i} has an invalid size ${s.size}`);
+  });
+  const size = n === 0 ? 0 : c.ends[n - 1]!;
+  if (!Number.isSafeInteger(size) || size < 0) throw inconsistent(`the file would end at ${size}`);
+}
+
+/** Every extent: each after the previous, inside its source or the held bytes. */
 function checkCompiled(c: CompiledVirtualFile): void {
+  checkColumns(c);
   const { ends, sourceIndex, offsets, sources } = c;
   const n = ends.length;
-  if (sourceIndex.length !== n || offsets.length !== n) {
-    throw inconsistent(`extent columns differ in length (${n}, ${sourceIndex.length}, ${offsets.length})`);
-  }
   const limits = new Float64Array(sources.length + 1);
   limits[0] = c.bytes.length;
   sources.forEach((s, i) => {
-    if (!Number.isSafeInteger(s.size) || s.size < 0) throw inconsistent(`source ${i} has an invalid size ${s.size}`);
     limits[i + 1] = s.size;
   });
   // One tight pass with plain comparisons: this runs on every load of a serialized file,
@@ -526,6 +571,7 @@ function checkCompiled(c: CompiledVirtualFile): void {
 function explainBadExtent(c: CompiledVirtualFile, i: number): never {
   const start = i === 0 ? 0 : c.ends[i - 1]!;
   const end = c.ends[i]!;
+  if (!Number.isSafeInteger(start) || start < 0) throw inconsistent(`extent ${i - 1} ends at ${start}`);
   if (!Number.isSafeInteger(end) || !(end > start)) throw inconsistent(`extent ${i} ends at ${end}, not after ${start}`);
   const index = c.sourceIndex[i]!;
   if (index !== -1 && !(index >= 0 && index < c.sources.length))

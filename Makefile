@@ -8,7 +8,7 @@ DEMO_DIR := $(VVF_CACHE_DIR)/demo
 .PHONY: help setup system-deps node-deps build demo test lint typecheck fixtures clean
 
 help:
-	@echo "make demo   set up, make a small DASH sample, inspect it and compose a progressive MP4 from it"
+	@echo "make demo   set up, make a small DASH sample, inspect it and serve it as a progressive MP4"
 	@echo "make test   set up, then typecheck, lint and run the whole test suite"
 
 # Debian packages: ffmpeg (fixtures, the reference for every media test).
@@ -35,11 +35,8 @@ demo: setup
 	@echo "$$ vvf inspect $(DEMO_DIR)/dash/manifest.mpd"
 	@node dist/cli/main.js inspect "$(DEMO_DIR)/dash/manifest.mpd"
 	@echo
-	@echo "$$ vvf compose --input $(DEMO_DIR)/dash/manifest.mpd -o $(DEMO_DIR)/progressive.mp4"
-	@node dist/cli/main.js compose --input "$(DEMO_DIR)/dash/manifest.mpd" -o "$(DEMO_DIR)/progressive.mp4"
-	@echo
-	@echo "$$ vvf inspect $(DEMO_DIR)/progressive.mp4"
-	@node dist/cli/main.js inspect "$(DEMO_DIR)/progressive.mp4"
+	@echo "$$ vvf serve --root $(DEMO_DIR) --register $(DEMO_DIR)/progressive.json    (Ctrl-C stops it)"
+	@node dist/cli/main.js serve --root "$(DEMO_DIR)" --port $${VVF_PORT:-8080} --register "$(DEMO_DIR)/progressive.json"
 
 typecheck: node-deps
 	@npx tsc -p tsconfig.json --noEmit

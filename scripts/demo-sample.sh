@@ -3,7 +3,7 @@
 # (SegmentTemplate, 2-second segments, one representation per stream).
 set -euo pipefail
 dir=${1:?usage: demo-sample.sh DIR}
-[ -f "$dir/dash/manifest.mpd" ] && exit 0
+if [ -f "$dir/dash/manifest.mpd" ] && [ -f "$dir/progressive.json" ]; then exit 0; fi
 tmp=$(mktemp -d "${dir%/}.tmp.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/dash"
@@ -12,6 +12,11 @@ ffmpeg -hide_banner -loglevel error -y \
   -c:v libx264 -preset veryfast -profile:v high -bf 2 -g 60 -pix_fmt yuv420p -c:a aac -b:a 128k "$tmp/clip.mp4"
 ffmpeg -hide_banner -loglevel error -y -i "$tmp/clip.mp4" -map 0 -c copy \
   -f dash -seg_duration 2 -use_template 1 -use_timeline 1 "$tmp/dash/manifest.mpd"
+# The recipe the demo serves: the DASH pair as one progressive MP4.
+cat > "$tmp/progressive.json" <<'JSON'
+{ "tracks": [ { "source": "dash/manifest.mpd", "kind": "video" },
+              { "source": "dash/manifest.mpd", "kind": "audio" } ] }
+JSON
 mkdir -p "$(dirname "$dir")"
 rm -rf "$dir"
 mv "$tmp" "$dir"

@@ -35,6 +35,8 @@ export const ErrorCodes = {
   SOURCE_BAD_RESPONSE: 'source gave a bad response',
   /** A read was asked outside the source. */
   SOURCE_RANGE: 'read outside the source',
+  /** The configured roots or origins do not allow this path or URL. */
+  SOURCE_FORBIDDEN: 'source not allowed by the configured roots or origins',
   /** Command-line or API usage error. */
   USAGE: 'usage error',
   /** An internal invariant failed: a bug in vvf. */

@@ -3,6 +3,7 @@ import { VvfError } from '../errors.js';
 import { boxes, boxesUsage } from './commands/boxes.js';
 import { inspect, inspectUsage } from './commands/inspect.js';
 import { compose, composeUsage, remux, remuxUsage } from './commands/make.js';
+import { serve, serveUsage } from './commands/serve.js';
 import { split, splitUsage } from './commands/split.js';
 
 const USAGE = `usage: vvf <command> [options]
@@ -13,6 +14,7 @@ ${boxesUsage}
 ${remuxUsage}
 ${composeUsage}
 ${splitUsage}
+${serveUsage}
 
   vvf --version | vvf help`;
 
@@ -30,6 +32,8 @@ async function main(argv: string[]): Promise<number> {
       return compose(rest);
     case 'split':
       return split(rest);
+    case 'serve':
+      return serve(rest);
     case '--version':
     case '-v':
       process.stdout.write(`vvf ${await version()}\n`);

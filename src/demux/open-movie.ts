@@ -66,9 +66,20 @@ async function openManifest(
   }
   const xml = new TextDecoder().decode(await source.read(0, source.size));
   await source.close();
-  const manifestUrl = isUrl(input) ? input : pathToFileURL(isAbsolute(input) ? input : resolve(input)).href;
+  // Segment URLs are relative to where the manifest was actually found: its source key
+  // (an absolute path for files) rather than the working directory.
+  const manifestUrl = isUrl(input) ? input : pathToFileURL(isAbsolute(source.key) ? source.key : resolve(input)).href;
   const manifest = parseMpd(xml, manifestUrl, limits);
-  const openUrl = (url: string) => open(url.startsWith('file:') ? fileURLToPath(url) : url);
+  const openUrl = (url: string) => {
+    if (!url.startsWith('file:')) return open(url);
+    let path: string;
+    try {
+      path = fileURLToPath(url);
+    } catch (e) {
+      throw new VvfError('MANIFEST_INVALID', `unusable file URL ${url}`, { source: source.key }, { cause: e });
+    }
+    return open(path);
+  };
   const opts = { limits, open: openUrl, ...(representations ? { representations } : {}) };
   return readDashMovie(manifest, input, opts);
 }

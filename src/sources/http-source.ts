@@ -23,6 +23,11 @@ export interface HttpSourceOptions {
    * a shared keep-alive agent per protocol.
    */
   agent?: http.Agent;
+  /**
+   * Whether open() may follow a redirect to this URL; a refusal fails with SOURCE_FORBIDDEN
+   * before any request reaches it. Default: any http(s) URL.
+   */
+  allowRedirect?: (target: URL) => boolean;
 }
 
 interface Settings {
@@ -32,6 +37,7 @@ interface Settings {
   retryDelayMs: number;
   headers: Record<string, string>;
   agent: http.Agent | undefined;
+  allowRedirect: ((target: URL) => boolean) | undefined;
 }
 
 /** Shared keep-alive agents. Free sockets time out before the common 5 s server keep-alive timeout. */
@@ -129,6 +135,9 @@ export class HttpSource implements Source {
       }
       if (answer.location.protocol !== 'http:' && answer.location.protocol !== 'https:') {
         throw new VvfError('SOURCE_BAD_RESPONSE', `redirect to a non-http URL: ${answer.location.href}`, { source: key });
+      }
+      if (settings.allowRedirect && !settings.allowRedirect(answer.location)) {
+        throw new VvfError('SOURCE_FORBIDDEN', `redirect to ${answer.location.origin} is not allowed`, { source: key });
       }
       if (answer.location.origin !== target.origin) headers = withoutCredentials(headers);
       target = answer.location;
@@ -466,6 +475,7 @@ function resolveSettings(opts: HttpSourceOptions | undefined): Settings {
     retryDelayMs: opts?.retryDelayMs ?? 100,
     headers: opts?.headers ?? {},
     agent: opts?.agent,
+    allowRedirect: opts?.allowRedirect,
   };
   for (const name of ['timeoutMs', 'idleTimeoutMs'] as const) {
     if (!(settings[name] > 0 && Number.isFinite(settings[name]))) {

@@ -11,11 +11,14 @@ help:
 	@echo "make demo   set up, make a small DASH sample, inspect it and serve it as a progressive MP4"
 	@echo "make test   set up, then typecheck, lint and run the whole test suite"
 
-# Debian packages: ffmpeg (fixtures, the reference for every media test).
+# Debian packages: ffmpeg (fixtures, the reference for every media test), curl (a real HTTP client in tests).
 system-deps:
-	@if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then \
-	  echo "installing ffmpeg from Debian's packages"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq ffmpeg >/dev/null; \
+	@missing=""; \
+	command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || missing="$$missing ffmpeg"; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing from Debian's packages"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 # npm packages when node_modules is missing or older than the lockfile. `npm install`

@@ -11,11 +11,13 @@ help:
 	@echo "make demo   set up, make a small DASH sample, inspect it and serve it as a progressive MP4"
 	@echo "make test   set up, then typecheck, lint and run the whole test suite"
 
-# Debian packages: ffmpeg (fixtures, the reference for every media test), curl (a real HTTP client in tests).
+# Debian packages: ffmpeg (fixtures, the reference for every media test), curl (a real HTTP client in tests),
+# chromium (a real browser plays and seeks a served file; Debian's build has H.264 and AAC).
 system-deps:
 	@missing=""; \
 	command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || missing="$$missing ffmpeg"; \
 	command -v curl >/dev/null || missing="$$missing curl"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing$$missing from Debian's packages"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \

@@ -4,6 +4,7 @@ import { boxes, boxesUsage } from './commands/boxes.js';
 import { inspect, inspectUsage } from './commands/inspect.js';
 import { compose, composeUsage, remux, remuxUsage } from './commands/make.js';
 import { serve, serveUsage } from './commands/serve.js';
+import { sign, signUsage } from './commands/sign.js';
 import { split, splitUsage } from './commands/split.js';
 
 const USAGE = `usage: vvf <command> [options]
@@ -15,6 +16,7 @@ ${remuxUsage}
 ${composeUsage}
 ${splitUsage}
 ${serveUsage}
+${signUsage}
 
   vvf --version | vvf help`;
 
@@ -34,6 +36,8 @@ async function main(argv: string[]): Promise<number> {
       return split(rest);
     case 'serve':
       return serve(rest);
+    case 'sign':
+      return sign(rest);
     case '--version':
     case '-v':
       process.stdout.write(`vvf ${await version()}\n`);

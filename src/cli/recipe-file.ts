@@ -3,8 +3,8 @@ import { dirname, resolve } from 'node:path';
 import { parseRecipe, type Recipe, resolveRecipePaths } from '../compose/recipe.js';
 import { VvfError } from '../errors.js';
 
-/** Reads a recipe JSON file; its relative source paths are relative to the file. */
-export async function loadRecipeFile(path: string): Promise<Recipe> {
+/** Reads a recipe JSON file; its relative source paths are relative to the file (unless told to keep them). */
+export async function loadRecipeFile(path: string, opts: { resolvePaths?: boolean } = {}): Promise<Recipe> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -17,8 +17,10 @@ export async function loadRecipeFile(path: string): Promise<Recipe> {
   } catch (e) {
     throw new VvfError('USAGE', `recipe is not JSON: ${(e as Error).message}`, { source: path });
   }
+  const recipe = parseRecipe(json);
+  if (opts.resolvePaths === false) return recipe;
   const dir = dirname(resolve(path));
-  return resolveRecipePaths(parseRecipe(json), (p) => resolve(dir, p));
+  return resolveRecipePaths(recipe, (p) => resolve(dir, p));
 }
 
 export function isRecipePath(input: string): boolean {

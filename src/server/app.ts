@@ -2,14 +2,23 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
-import { parseRecipe, resolveRecipePaths } from '../compose/recipe.js';
+import { parseRecipe, type Recipe, resolveRecipePaths } from '../compose/recipe.js';
 import { VvfError } from '../errors.js';
 import { SourcePolicy } from '../sources/source-policy.js';
+import { MemoryLruStore } from '../store/memory-lru.js';
+import type { MetadataStore } from '../store/metadata-store.js';
+import { SqliteStore } from '../store/sqlite-store.js';
+import { TieredStore } from '../store/tiered-store.js';
 import { compileRecipe } from '../virtual/compile.js';
 import type { ServeConfig } from './config.js';
 import { sendError } from './errors.js';
+import { instrumentSource } from './instrument.js';
+import { ServerMetrics } from './metrics.js';
+import { renderIndexPage } from './page.js';
+import { pageDataFor } from './page-data.js';
 import { type Registered, Registry, recipeId } from './registry.js';
 import { serveFile } from './serve-file.js';
+import { isSignedPath, verifySignedPath } from './signed-url.js';
 
 /** A running `vvf serve`. */
 export interface VvfServer {
@@ -26,7 +35,7 @@ export type LogSink = (entry: Record<string, unknown>) => void;
 
 const MAX_BODY = 1 << 20;
 
-export async function startServer(config: ServeConfig, opts: { log?: LogSink } = {}): Promise<VvfServer> {
+export async function startServer(config: ServeConfig, opts: { log?: LogSink; store?: MetadataStore } = {}): Promise<VvfServer> {
   const log: LogSink =
     opts.log ?? ((entry) => process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`));
   const policy = new SourcePolicy({
@@ -34,8 +43,26 @@ export async function startServer(config: ServeConfig, opts: { log?: LogSink } =
     origins: config.origins,
     http: { timeoutMs: config.sourceTimeoutMs, idleTimeoutMs: config.sourceTimeoutMs },
   });
-  const open = (spec: string) => policy.open(spec);
-  const registry = new Registry(async (recipe) => (await compileRecipe(recipe, { openSource: open })).file);
+  const metrics = new ServerMetrics();
+  const open = async (spec: string) => instrumentSource(await policy.open(spec), metrics);
+  const store = opts.store ?? (config.storePath ? openStore(config.storePath, config.memoryCacheBytes) : undefined);
+  const registry = new Registry(async (recipe) => (await compileRecipe(recipe, { openSource: open })).file, {
+    ...(store ? { store } : {}),
+    open,
+  });
+  /** The registered file for a recipe, compiling it on first use; counts cache hits. */
+  const fileFor = async (recipe: Recipe): Promise<Registered> => {
+    const known = await registry.get(recipeId(recipe));
+    metrics.cache.inc({ result: known ? 'hit' : 'miss' });
+    return known ?? registry.register(recipe);
+  };
+  const serveOptions = (entry: Registered) => ({
+    cacheControl: config.cacheControl,
+    maxRanges: config.maxRanges,
+    lastModified: entry.created,
+  });
+  const root = config.roots[0];
+  const underRoot = (recipe: Recipe) => (root ? resolveRecipePaths(recipe, (p) => resolve(root, p)) : recipe);
   let baseUrl = '';
 
   const describe = (r: Registered) => ({
@@ -51,26 +78,62 @@ export async function startServer(config: ServeConfig, opts: { log?: LogSink } =
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
     const method = req.method ?? 'GET';
+    if (path === '/' && (method === 'GET' || method === 'HEAD')) {
+      const html = renderIndexPage(await Promise.all((await registry.list()).map(pageDataFor)));
+      res.writeHead(200, {
+        'content-type': 'text/html; charset=utf-8',
+        'content-length': Buffer.byteLength(html),
+        'cache-control': 'no-store',
+      });
+      res.end(method === 'HEAD' ? undefined : html);
+      return;
+    }
+    if (path === '/metrics' && (method === 'GET' || method === 'HEAD')) {
+      const text = metrics.render();
+      res.writeHead(200, {
+        'content-type': 'text/plain; version=0.0.4',
+        'content-length': Buffer.byteLength(text),
+        'cache-control': 'no-store',
+      });
+      res.end(method === 'HEAD' ? undefined : text);
+      return;
+    }
+    if (isSignedPath(path) && (method === 'GET' || method === 'HEAD')) {
+      if (!config.signingKey)
+        throw new VvfError('SOURCE_FORBIDDEN', 'signed URLs are not enabled on this server (no signing key)');
+      const entry = await fileFor(underRoot(verifySignedPath(path, config.signingKey)));
+      await serveFile(req, res, entry.file, serveOptions(entry));
+      return;
+    }
+    const dash = /^\/dash\/(.+\.mpd)\.mp4$/.exec(path);
+    if (dash && (method === 'GET' || method === 'HEAD')) {
+      const manifest = decodeURIComponent(dash[1]!);
+      const pick = (kind: 'video' | 'audio') => {
+        const rep = url.searchParams.get(kind);
+        return rep ? { source: manifest, representation: rep } : { source: manifest, kind };
+      };
+      const entry = await fileFor(underRoot(parseRecipe({ tracks: [pick('video'), pick('audio')] })));
+      await serveFile(req, res, entry.file, serveOptions(entry));
+      return;
+    }
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' }).end('ok\n');
       return;
     }
     if (path === '/v' && method === 'POST') {
-      const recipe = parseRecipe(JSON.parse(await readBody(req)) as unknown);
-      const root = config.roots[0];
-      const resolved = root ? resolveRecipePaths(recipe, (p) => resolve(root, p)) : recipe;
-      const known = registry.get(recipeId(resolved)) !== undefined;
+      const resolved = underRoot(parseRecipe(JSON.parse(await readBody(req)) as unknown));
+      const known = (await registry.get(recipeId(resolved))) !== undefined;
       const entry = await registry.register(resolved);
       json(res, known ? 200 : 201, describe(entry));
       return;
     }
     if (path === '/v' && (method === 'GET' || method === 'HEAD')) {
-      json(res, 200, { files: registry.list().map(describe) }, method === 'HEAD');
+      json(res, 200, { files: (await registry.list()).map(describe) }, method === 'HEAD');
       return;
     }
     const m = /^\/v\/([A-Za-z0-9_-]+)(\.mp4)?$/.exec(path);
     if (m) {
-      const entry = registry.get(m[1]!);
+      const entry = method === 'DELETE' ? undefined : await registry.get(m[1]!);
       if (method === 'DELETE' && !m[2]) {
         if (await registry.delete(m[1]!)) res.writeHead(204).end();
         else json(res, 404, { error: 'NOT_FOUND', message: `no virtual file ${m[1]}` });
@@ -81,11 +144,7 @@ export async function startServer(config: ServeConfig, opts: { log?: LogSink } =
           json(res, 404, { error: 'NOT_FOUND', message: `no virtual file ${m[1]}` }, method === 'HEAD');
           return;
         }
-        await serveFile(req, res, entry.file, {
-          cacheControl: config.cacheControl,
-          maxRanges: config.maxRanges,
-          lastModified: entry.created,
-        });
+        await serveFile(req, res, entry.file, serveOptions(entry));
         return;
       }
       res.writeHead(405, { allow: m[2] ? 'GET, HEAD' : 'DELETE', 'content-length': 0 }).end();
@@ -98,12 +157,26 @@ export async function startServer(config: ServeConfig, opts: { log?: LogSink } =
     const id = randomUUID();
     const started = performance.now();
     let bytes = 0;
+    let firstByte = 0;
+    const count = (chunk: unknown) => {
+      if (firstByte === 0) firstByte = performance.now();
+      if (typeof chunk === 'string') bytes += Buffer.byteLength(chunk);
+      else if (chunk instanceof Uint8Array) bytes += chunk.length;
+    };
     const write = res.write.bind(res);
     res.write = ((chunk: Uint8Array | string, ...rest: never[]) => {
-      bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+      count(chunk);
       return write(chunk, ...rest);
     }) as typeof res.write;
+    const end = res.end.bind(res);
+    res.end = ((chunk?: unknown, ...rest: never[]) => {
+      count(chunk);
+      return end(chunk as never, ...rest);
+    }) as typeof res.end;
     res.on('close', () => {
+      metrics.requests.inc({ method: req.method ?? '', status: String(res.statusCode) });
+      metrics.bytes.inc({}, bytes);
+      if (firstByte > 0) metrics.firstByte.observe((firstByte - started) / 1000);
       log({
         level: res.writableFinished ? 'info' : 'warn',
         msg: res.writableFinished ? 'request' : 'request aborted',
@@ -144,6 +217,7 @@ export async function startServer(config: ServeConfig, opts: { log?: LogSink } =
         server.closeIdleConnections();
       });
       await registry.closeAll();
+      if (store && !opts.store) await store.close();
     },
   };
 }
@@ -167,4 +241,9 @@ async function readBody(req: IncomingMessage): Promise<string> {
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The default store: a memory LRU over an SQLite file. */
+function openStore(path: string, memoryBytes: number): MetadataStore {
+  return new TieredStore(new MemoryLruStore({ maxBytes: memoryBytes }), SqliteStore.open(path));
 }

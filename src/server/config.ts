@@ -22,6 +22,12 @@ export interface ServeConfig {
   sourceTimeoutMs: number;
   /** URL clients reach the server at, for the links it answers (default http://host:port). */
   publicUrl?: string;
+  /** HMAC key of signed URLs (/s/…); without one, signed URLs are refused. Never printed. */
+  signingKey?: string;
+  /** SQLite file keeping compiled files between runs and instances; none: memory only. */
+  storePath?: string;
+  /** Bytes of compiled files kept in memory in front of the store. */
+  memoryCacheBytes: number;
 }
 
 export const defaultServeConfig: Readonly<ServeConfig> = Object.freeze({
@@ -34,6 +40,7 @@ export const defaultServeConfig: Readonly<ServeConfig> = Object.freeze({
   requestTimeoutMs: 30_000,
   idleTimeoutMs: 5_000,
   sourceTimeoutMs: 10_000,
+  memoryCacheBytes: 256 * 1024 * 1024,
 });
 
 const ENV: Record<string, keyof ServeConfig> = {
@@ -47,9 +54,19 @@ const ENV: Record<string, keyof ServeConfig> = {
   VVF_IDLE_TIMEOUT_MS: 'idleTimeoutMs',
   VVF_SOURCE_TIMEOUT_MS: 'sourceTimeoutMs',
   VVF_PUBLIC_URL: 'publicUrl',
+  VVF_SIGNING_KEY: 'signingKey',
+  VVF_STORE: 'storePath',
+  VVF_MEMORY_CACHE_BYTES: 'memoryCacheBytes',
 };
 
-const NUMBERS = new Set<keyof ServeConfig>(['port', 'maxRanges', 'requestTimeoutMs', 'idleTimeoutMs', 'sourceTimeoutMs']);
+const NUMBERS = new Set<keyof ServeConfig>([
+  'port',
+  'maxRanges',
+  'requestTimeoutMs',
+  'idleTimeoutMs',
+  'sourceTimeoutMs',
+  'memoryCacheBytes',
+]);
 const LISTS = new Set<keyof ServeConfig>(['roots', 'origins']);
 
 function coerce(key: keyof ServeConfig, value: unknown, where: string): unknown {
@@ -83,7 +100,7 @@ export function loadServeConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; 
     if (typeof json !== 'object' || json === null || Array.isArray(json))
       throw new VvfError('USAGE', `config ${opts.file} must be a JSON object`);
     for (const [k, v] of Object.entries(json)) {
-      if (!(k in defaultServeConfig) && k !== 'publicUrl')
+      if (!(k in defaultServeConfig) && k !== 'publicUrl' && k !== 'signingKey' && k !== 'storePath')
         throw new VvfError('USAGE', `config ${opts.file}: unknown setting "${k}"`);
       config[k] = coerce(k as keyof ServeConfig, v, opts.file);
     }
@@ -98,4 +115,9 @@ export function loadServeConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; 
   const result = config as unknown as ServeConfig;
   result.roots = result.roots.map((r) => resolve(r));
   return result;
+}
+
+/** The configuration as it may be printed or logged: secrets replaced. */
+export function printableConfig(config: ServeConfig): Record<string, unknown> {
+  return { ...config, ...(config.signingKey !== undefined ? { signingKey: '(set)' } : {}) };
 }

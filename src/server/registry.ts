@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { Recipe } from '../compose/recipe.js';
+import { parseRecipe, type Recipe } from '../compose/recipe.js';
+import type { Source } from '../sources/source.js';
+import { loadIfFresh } from '../store/load-compiled.js';
+import type { MetadataStore } from '../store/metadata-store.js';
 import type { VirtualFile } from '../virtual/virtual-file.js';
 
 /** A registered virtual file. */
@@ -28,56 +31,100 @@ export function canonicalJson(v: unknown): string {
   return JSON.stringify(v);
 }
 
+export interface RegistryOptions {
+  /** Where compiled files are kept between runs (and shared between instances). */
+  store?: MetadataStore;
+  /** Opens a stored file's sources to check they are unchanged (through the server's policy). */
+  open?: (key: string) => Promise<Source>;
+}
+
+/** HTTP dates have whole seconds: keep Last-Modified stable across restarts. */
+const wholeSecond = (ms: number) => new Date(Math.floor(ms / 1000) * 1000);
+
 /**
- * The virtual files a server knows, by id. Registering the same recipe twice (even at the
- * same time) compiles it once.
+ * The virtual files a server knows, by id. Compiling the same recipe twice (even at the
+ * same time) happens once. With a store, compiled files survive restarts and are shared
+ * between instances: a stored file is used only if every source still has the validator
+ * it was compiled from; otherwise its recipe is compiled again.
  */
 export class Registry {
   private readonly files = new Map<string, Registered>();
-  private readonly pending = new Map<string, Promise<Registered>>();
+  private readonly pending = new Map<string, Promise<Registered | undefined>>();
 
-  constructor(private readonly compile: (recipe: Recipe) => Promise<VirtualFile>) {}
+  constructor(
+    private readonly compile: (recipe: Recipe) => Promise<VirtualFile>,
+    private readonly opts: RegistryOptions = {},
+  ) {}
 
+  /** Registers a recipe, compiling it unless this or another instance already has. */
   async register(recipe: Recipe): Promise<Registered> {
     const id = recipeId(recipe);
+    const known = await this.get(id);
+    if (known) return known;
+    return (await this.once(id, () => this.compileAndStore(id, recipe))) as Registered;
+  }
+
+  /** A registered file, loaded from the store if this instance has not seen it yet. */
+  async get(id: string): Promise<Registered | undefined> {
     const known = this.files.get(id);
     if (known) return known;
-    let p = this.pending.get(id);
-    if (!p) {
-      p = this.compile(recipe).then(
-        (file) => {
-          const entry: Registered = { id, recipe, file, created: new Date(Math.floor(Date.now() / 1000) * 1000) };
-          this.files.set(id, entry);
-          this.pending.delete(id);
-          return entry;
-        },
-        (e: unknown) => {
-          this.pending.delete(id);
-          throw e;
-        },
-      );
-      this.pending.set(id, p);
+    const store = this.opts.store;
+    if (!store) return undefined;
+    return this.once(id, async () => {
+      const stored = await store.get(id);
+      if (!stored) return undefined;
+      const fresh = this.opts.open ? await loadIfFresh(stored, this.opts.open) : undefined;
+      if (fresh) {
+        const entry: Registered = { id, recipe: parseRecipe(stored.recipe), file: fresh, created: wholeSecond(stored.created) };
+        this.files.set(id, entry);
+        return entry;
+      }
+      // A source changed (or vanished): never serve the stale form, compile again.
+      return this.compileAndStore(id, parseRecipe(stored.recipe));
+    });
+  }
+
+  /** Every registered file: this instance's, and the store's. */
+  async list(): Promise<Registered[]> {
+    const ids = new Set(this.files.keys());
+    if (this.opts.store) for (const f of await this.opts.store.list()) ids.add(f.id);
+    const out: Registered[] = [];
+    for (const id of ids) {
+      const entry = await this.get(id).catch(() => undefined);
+      if (entry) out.push(entry);
     }
-    return p;
-  }
-
-  get(id: string): Registered | undefined {
-    return this.files.get(id);
-  }
-
-  list(): Registered[] {
-    return [...this.files.values()];
+    return out;
   }
 
   async delete(id: string): Promise<boolean> {
     const entry = this.files.get(id);
-    if (!entry) return false;
     this.files.delete(id);
-    await entry.file.close();
-    return true;
+    const stored = this.opts.store ? await this.opts.store.delete(id) : false;
+    if (entry) await entry.file.close();
+    return entry !== undefined || stored;
   }
 
+  /** Closes every loaded file (the store keeps them). */
   async closeAll(): Promise<void> {
-    await Promise.all([...this.files.keys()].map((id) => this.delete(id)));
+    const entries = [...this.files.values()];
+    this.files.clear();
+    await Promise.all(entries.map((e) => e.file.close()));
+  }
+
+  private async compileAndStore(id: string, recipe: Recipe): Promise<Registered> {
+    const file = await this.compile(recipe);
+    const entry: Registered = { id, recipe, file, created: wholeSecond(Date.now()) };
+    await this.opts.store?.put({ id, recipe, created: entry.created.getTime(), compiled: file.serialize() });
+    this.files.set(id, entry);
+    return entry;
+  }
+
+  /** Runs `work` for an id once at a time; concurrent callers share the result. */
+  private once<T extends Registered | undefined>(id: string, work: () => Promise<T>): Promise<T> {
+    const running = this.pending.get(id);
+    if (running) return running as Promise<T>;
+    const p = work().finally(() => this.pending.delete(id));
+    this.pending.set(id, p);
+    return p;
   }
 }

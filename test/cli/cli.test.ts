@@ -169,3 +169,23 @@ test('bad recipes and times are usage errors', async () => {
   assert.equal(t.code, 2);
   assert.match(t.stderr, /invalid time "x"/);
 });
+
+test('sign prints a URL that verifies with the same key', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vvf-cli-'));
+  const recipe = join(dir, 'r.json');
+  writeFileSync(recipe, JSON.stringify({ tracks: ['talk/manifest.mpd'] }));
+  const { verifySignedPath } = await import('../../src/server/signed-url.js');
+  const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'sign', recipe, '--base', 'http://h:1'],
+      { env: { ...process.env, VVF_SIGNING_KEY: 'k1' } },
+      (e, stdout, stderr) => resolve({ code: e ? 1 : 0, stdout, stderr }),
+    );
+  });
+  assert.equal(out.code, 0, out.stderr);
+  const url = new URL(out.stdout.trim());
+  assert.equal(url.origin, 'http://h:1');
+  assert.deepEqual(verifySignedPath(url.pathname, 'k1').pieces[0]!.tracks, [{ source: 'talk/manifest.mpd' }]);
+  assert.throws(() => verifySignedPath(url.pathname, 'k2'));
+});

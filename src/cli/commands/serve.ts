@@ -1,5 +1,5 @@
 import { startServer } from '../../server/app.js';
-import { loadServeConfig, type ServeConfig } from '../../server/config.js';
+import { loadServeConfig, printableConfig, type ServeConfig } from '../../server/config.js';
 import { parse } from '../args.js';
 import { loadRecipeFile } from '../recipe-file.js';
 
@@ -10,6 +10,7 @@ export const serveUsage = `  serve [options]                       serve virtual
       --config <file.json>              settings file (environment: VVF_PORT, VVF_ROOTS=a,b, …)
       --cache-control <value>           Cache-Control of virtual files
       --max-ranges <n>                  most ranges in one multipart answer
+      --store <file.sqlite | none>      where compiled files are kept between runs (default ./vvf-metadata.sqlite)
       --register <recipe.json>          register a recipe at start and print its URL; repeatable`;
 
 export async function serve(args: string[]): Promise<number> {
@@ -22,6 +23,7 @@ export async function serve(args: string[]): Promise<number> {
     'cache-control': { type: 'string' },
     'max-ranges': { type: 'string' },
     register: { type: 'string', multiple: true },
+    store: { type: 'string' },
   });
   const flags: Partial<ServeConfig> = {};
   if (values.host !== undefined) flags.host = values.host;
@@ -30,10 +32,14 @@ export async function serve(args: string[]): Promise<number> {
   if (values.origin) flags.origins = values.origin;
   if (values['cache-control'] !== undefined) flags.cacheControl = values['cache-control'];
   if (values['max-ranges'] !== undefined) flags.maxRanges = Number(values['max-ranges']);
+  if (values.store !== undefined) flags.storePath = values.store;
   const config = loadServeConfig({ ...(values.config ? { file: values.config } : {}), env: process.env, flags });
+  // The command keeps compiled files in SQLite unless told not to; the library defaults to memory.
+  if (config.storePath === undefined) config.storePath = 'vvf-metadata.sqlite';
+  if (config.storePath === 'none') delete config.storePath;
   const running = await startServer(config);
   process.stdout.write(
-    `${JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'vvf serve listening', url: running.url, config })}\n`,
+    `${JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'vvf serve listening', url: running.url, config: printableConfig(config) })}\n`,
   );
   for (const path of values.register ?? []) {
     const entry = await running.registry.register(await loadRecipeFile(path));

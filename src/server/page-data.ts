@@ -1,0 +1,309 @@
+// What the index page shows of a registered virtual file: its tracks (read from its own header) and its byte map.
+import { openMovie } from '../demux/open-movie.js';
+import { VvfError } from '../errors.js';
+import { summarizeMovie } from '../model/summary.js';
+import type { Source } from '../sources/source.js';
+import type { ExtentInfo, VirtualFile } from '../virtual/virtual-file.js';
+import type { Registered } from './registry.js';
+
+/** One track as the page lists it. */
+export interface PageTrack {
+  id: number;
+  kind: string;
+  /** RFC 6381 codec string; several, comma-separated, when the track's sample descriptions differ in codec. */
+  codec: string;
+  width?: number;
+  height?: number;
+  sampleRate?: number;
+  channelCount?: number;
+  durationSeconds: number;
+}
+
+/**
+ * One run of the byte map, `[start, end)` of the virtual file: header bytes vvf made, or
+ * bytes of source `source`. Drawing merges runs too small to see into their neighbours:
+ * `mergedBytes` counts the bytes of the run that are of another kind or source.
+ */
+export interface ByteMapSegment {
+  start: number;
+  end: number;
+  kind: 'header' | 'source';
+  /** Index into {@link PageFile.sources} when `kind` is `source`. */
+  source?: number;
+  /** Where the run starts in its source, when it is one run of contiguous source bytes. */
+  sourceOffset?: number;
+  /** Bytes of the segment that belong to another kind or source (merged in for drawing). */
+  mergedBytes?: number;
+}
+
+/** Everything the index page shows of one virtual file. */
+export interface PageFile {
+  id: string;
+  /** Where the file is served, relative to the server (`/v/{id}.mp4`). */
+  url: string;
+  size: number;
+  etag: string;
+  /** ISO 8601. */
+  created: string;
+  tracks: PageTrack[];
+  /** The file from start to end, coalesced for drawing (at most {@link MAX_MAP_SEGMENTS} segments). */
+  byteMap: ByteMapSegment[];
+  /** Display names of the sources (no absolute server paths, no URL queries). */
+  sources: string[];
+  /** Exact bytes of the file read from each source, by index. */
+  sourceBytes?: number[];
+  /** Exact bytes of the file vvf holds in memory (header boxes). */
+  headerBytes?: number;
+  /** Why the tracks could not be read, when they could not. */
+  error?: string;
+}
+
+/** Segments a byte map is coalesced to at most: about one per pixel of a wide bar. */
+export const MAX_MAP_SEGMENTS = 2000;
+
+/** Header runs the byte map keeps on their own however narrow. */
+export const KEPT_HEADER_RUNS = 8;
+
+/** The page data of a file, computed once per VirtualFile (a registered file never changes). */
+const cache = new WeakMap<VirtualFile, Promise<Omit<PageFile, 'id' | 'url' | 'created'>>>();
+
+/**
+ * The page data of a registered file. Tracks come from opening the virtual file itself
+ * as a movie, which reads its header (held in memory) and, as the MP4 reader looks 16
+ * bytes past moov, 8 bytes of the first sample run: one small read of one source, once
+ * per file.
+ */
+export async function pageDataFor(entry: Registered): Promise<PageFile> {
+  let pending = cache.get(entry.file);
+  if (!pending) {
+    pending = describeFile(entry.file);
+    cache.set(entry.file, pending);
+  }
+  const described = await pending;
+  // A failure is not kept: the next page view tries again.
+  if (described.error !== undefined) cache.delete(entry.file);
+  return {
+    id: entry.id,
+    url: `/v/${encodeURIComponent(entry.id)}.mp4`,
+    created: entry.created.toISOString(),
+    ...described,
+  };
+}
+
+async function describeFile(file: VirtualFile): Promise<Omit<PageFile, 'id' | 'url' | 'created'>> {
+  const map = byteMapOf(file.extents(), file.size, file.sources.length);
+  const base = {
+    size: file.size,
+    etag: file.etag,
+    byteMap: map.segments,
+    sources: file.sources.map((s) => displayName(s.key)),
+    sourceBytes: map.sourceBytes,
+    headerBytes: map.headerBytes,
+  };
+  try {
+    // openMovie closes its source when it fails: hand it a view whose close leaves the registered file open.
+    const movie = await openMovie(file.key, { openSource: async () => unclosable(file) });
+    const summary = summarizeMovie(movie);
+    const tracks = summary.tracks.map((t, i) => {
+      // A concatenation may switch a track's codec: a player needs every one of them.
+      const codecs = new Set((movie.tracks[i]?.descriptions ?? []).map((d) => d.codec).filter((c) => c !== ''));
+      const codec = codecs.size > 1 ? [...codecs].join(', ') : t.codec;
+      const track: PageTrack = { id: t.id, kind: t.kind, codec, durationSeconds: t.durationSeconds };
+      if (t.width !== undefined) track.width = t.width;
+      if (t.height !== undefined) track.height = t.height;
+      if (t.sampleRate !== undefined) track.sampleRate = t.sampleRate;
+      if (t.channelCount !== undefined) track.channelCount = t.channelCount;
+      return track;
+    });
+    return { ...base, tracks };
+  } catch (e) {
+    // The page is public: name the source as the map does, never by its server path.
+    const error =
+      e instanceof VvfError
+        ? `${e.code}: ${e.detail}${e.source !== undefined ? ` [${displayName(e.source)}]` : ''}`
+        : 'internal error';
+    return { ...base, tracks: [], error };
+  }
+}
+
+function unclosable(file: VirtualFile): Source {
+  return {
+    key: file.key,
+    validator: file.validator,
+    size: file.size,
+    read: (offset, length) => file.read(offset, length),
+    close: async () => {},
+    get bytesRead() {
+      return file.bytesRead;
+    },
+    get readCount() {
+      return file.readCount;
+    },
+  };
+}
+
+/**
+ * A name for a source key fit to show anyone: the last folder and the file name of a
+ * path, host and path of a URL (no credentials, no query: it may hold a token).
+ */
+export function displayName(key: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(key)) {
+    try {
+      const u = new URL(key);
+      if (u.protocol === 'file:') return displayName(decodeURIComponent(u.pathname));
+      return `${u.host}${u.pathname}`;
+    } catch {
+      return key.replace(/[?#].*$/s, '');
+    }
+  }
+  if (key.startsWith('virtual:')) return key.slice(0, 20);
+  if (key.startsWith('/') || /^[A-Za-z]:[\\/]/.test(key)) return key.split(/[\\/]/).filter(Boolean).slice(-2).join('/');
+  return key;
+}
+
+/** A byte map and the exact bytes per kind, from one pass over the extents. */
+export interface ByteMap {
+  segments: ByteMapSegment[];
+  sourceBytes: number[];
+  headerBytes: number;
+}
+
+/**
+ * Coalesces a file's extents into at most `maxSegments` segments for drawing. Neighbours
+ * of the same kind and source merge; a run narrower than about `size / maxSegments` (under
+ * a pixel of the bar) is grouped with its small neighbours and the group drawn as whichever
+ * kind or source holds most of its bytes, or absorbed by the wide run that follows it. The
+ * first {@link KEPT_HEADER_RUNS} header runs stay on their own however narrow (the file's
+ * header is a few KB of a file of GB, and the map is there to show it). Every other
+ * segment but the last is at least `minWidth` wide, so the bound holds whatever the
+ * extents are; the segments cover `[0, size)` without gaps or overlaps.
+ */
+export function byteMapOf(
+  extents: Iterable<ExtentInfo>,
+  size: number,
+  sourceCount: number,
+  maxSegments = MAX_MAP_SEGMENTS,
+): ByteMap {
+  const sourceBytes = new Array<number>(sourceCount).fill(0);
+  let headerBytes = 0;
+  const segments: ByteMapSegment[] = [];
+  // Wide segments, plus per kept header run itself and the narrow group it may cut short, plus one.
+  const minWidth = size / Math.max(1, maxSegments - 2 * KEPT_HEADER_RUNS - 1);
+  let keptHeaders = 0;
+
+  // The run being built from neighbouring extents of one kind and source.
+  let run: ByteMapSegment | undefined;
+  let runContiguous = true;
+  // Small runs waiting to be drawn as one group: their span, and bytes per label.
+  let groupStart = -1;
+  let groupEnd = -1;
+  const groupBytes = new Map<number, number>();
+
+  const label = (s: ByteMapSegment): number => (s.kind === 'header' ? -1 : s.source!);
+  const push = (s: ByteMapSegment): void => {
+    const last = segments[segments.length - 1];
+    // Neighbours drawn the same merge, keeping the count of bytes merged in.
+    if (last && last.end === s.start && label(last) === label(s)) {
+      last.end = s.end;
+      delete last.sourceOffset;
+      const merged = (last.mergedBytes ?? 0) + (s.mergedBytes ?? 0);
+      if (merged > 0) last.mergedBytes = merged;
+      return;
+    }
+    segments.push(s);
+  };
+  const groupSegment = (): ByteMapSegment => {
+    let best = -2;
+    let bestBytes = -1;
+    for (const [l, b] of groupBytes) {
+      if (b > bestBytes) {
+        best = l;
+        bestBytes = b;
+      }
+    }
+    const s: ByteMapSegment =
+      best === -1
+        ? { start: groupStart, end: groupEnd, kind: 'header' }
+        : { start: groupStart, end: groupEnd, kind: 'source', source: best };
+    const merged = groupEnd - groupStart - bestBytes;
+    if (merged > 0) s.mergedBytes = merged;
+    return s;
+  };
+  const flushGroup = (): void => {
+    if (groupStart < 0) return;
+    push(groupSegment());
+    groupStart = -1;
+    groupBytes.clear();
+  };
+  const finishRun = (r: ByteMapSegment, contiguous: boolean): void => {
+    if (!contiguous) delete r.sourceOffset;
+    const width = r.end - r.start;
+    if (r.kind === 'header' && width < minWidth && keptHeaders < KEPT_HEADER_RUNS) {
+      keptHeaders++;
+      flushGroup();
+      push(r);
+      return;
+    }
+    if (width >= minWidth) {
+      if (groupStart >= 0) {
+        // A group too narrow to stand alone goes into the wide run after it.
+        if (groupEnd - groupStart < minWidth) {
+          const absorbed = groupEnd - groupStart - (groupBytes.get(label(r)) ?? 0);
+          r.start = groupStart;
+          delete r.sourceOffset;
+          if (absorbed > 0) r.mergedBytes = (r.mergedBytes ?? 0) + absorbed;
+          groupStart = -1;
+          groupBytes.clear();
+        } else {
+          flushGroup();
+        }
+      }
+      push(r);
+      return;
+    }
+    if (groupStart < 0) groupStart = r.start;
+    groupEnd = r.end;
+    groupBytes.set(label(r), (groupBytes.get(label(r)) ?? 0) + width);
+    if (groupEnd - groupStart >= minWidth) flushGroup();
+  };
+
+  for (const e of extents) {
+    const length = e.end - e.start;
+    if (e.kind === 'bytes') headerBytes += length;
+    else if (e.sourceIndex !== undefined && e.sourceIndex < sourceCount) sourceBytes[e.sourceIndex]! += length;
+    const seg: ByteMapSegment =
+      e.kind === 'bytes'
+        ? { start: e.start, end: e.end, kind: 'header' }
+        : { start: e.start, end: e.end, kind: 'source', source: e.sourceIndex ?? 0, sourceOffset: e.sourceOffset ?? 0 };
+    if (run && run.end === seg.start && label(run) === label(seg)) {
+      // Contiguous in the source too only if this extent starts where the run's bytes end.
+      if (
+        seg.kind === 'source' &&
+        run.sourceOffset !== undefined &&
+        run.sourceOffset + (run.end - run.start) !== seg.sourceOffset
+      )
+        runContiguous = false;
+      run.end = seg.end;
+      continue;
+    }
+    if (run) finishRun(run, runContiguous);
+    run = seg;
+    runContiguous = true;
+  }
+  if (run) finishRun(run, runContiguous);
+  // A group left over at the end joins the segment before it when too narrow to stand alone.
+  if (groupStart >= 0) {
+    const last = segments[segments.length - 1];
+    if (last && last.kind !== 'header' && groupEnd - groupStart < minWidth) {
+      const absorbed = groupEnd - groupStart - (groupBytes.get(label(last)) ?? 0);
+      last.end = groupEnd;
+      delete last.sourceOffset;
+      if (absorbed > 0) last.mergedBytes = (last.mergedBytes ?? 0) + absorbed;
+      groupStart = -1;
+      groupBytes.clear();
+    } else {
+      flushGroup();
+    }
+  }
+  return { segments, sourceBytes, headerBytes };
+}

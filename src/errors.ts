@@ -31,6 +31,8 @@ export const ErrorCodes = {
   SOURCE_CHANGED: 'source changed',
   /** A source could not be reached (file missing, connection refused, timeout). */
   SOURCE_UNREACHABLE: 'source unreachable',
+  /** A source did not answer in time (no response, or a body that stalled). */
+  SOURCE_TIMEOUT: 'source timed out',
   /** A source answered, but not as expected (HTTP status, short read). */
   SOURCE_BAD_RESPONSE: 'source gave a bad response',
   /** A read was asked outside the source. */

@@ -8,6 +8,8 @@ export function statusFor(e: unknown): number {
     USAGE: 400,
     SOURCE_FORBIDDEN: 403,
     SOURCE_CHANGED: 502,
+    SOURCE_UNREACHABLE: 502,
+    SOURCE_TIMEOUT: 504,
     SOURCE_BAD_RESPONSE: 502,
     SOURCE_RANGE: 502,
     UNSUPPORTED: 422,
@@ -22,7 +24,6 @@ export function statusFor(e: unknown): number {
     METADATA_LIMIT: 422,
     STRUCTURE_LIMIT: 422,
   };
-  if (e.code === 'SOURCE_UNREACHABLE') return /timed? ?out|timeout/i.test(e.message) ? 504 : 502;
   return byCode[e.code] ?? 500;
 }
 

@@ -108,8 +108,8 @@ export class HttpSource implements Source {
 
   /**
    * Opens a URL. A server that does not honour range requests fails with
-   * SOURCE_BAD_RESPONSE; one that cannot be reached (refused, DNS, timeout, 404) with
-   * SOURCE_UNREACHABLE.
+   * SOURCE_BAD_RESPONSE; one that cannot be reached (refused, DNS, 404) with
+   * SOURCE_UNREACHABLE; one that does not answer in time with SOURCE_TIMEOUT.
    */
   static async open(url: string, opts?: HttpSourceOptions): Promise<HttpSource> {
     const settings = resolveSettings(opts);
@@ -328,7 +328,7 @@ function send(
     tracker.add(req);
     let answered = false;
     const timer = setTimeout(() => {
-      req.destroy(transient(new VvfError('SOURCE_UNREACHABLE', `no response within ${settings.timeoutMs} ms`, where)));
+      req.destroy(transient(new VvfError('SOURCE_TIMEOUT', `no response within ${settings.timeoutMs} ms`, where)));
     }, settings.timeoutMs);
     req.on('response', (res) => {
       answered = true;
@@ -369,9 +369,7 @@ function readBody(res: IncomingMessage, length: number, idleTimeoutMs: number, w
       transient(new VvfError('SOURCE_BAD_RESPONSE', `body ended after ${got} of ${length} bytes (${why})`, where));
     const timer = setTimeout(() => {
       finish(
-        transient(
-          new VvfError('SOURCE_UNREACHABLE', `body stalled for ${idleTimeoutMs} ms after ${got} of ${length} bytes`, where),
-        ),
+        transient(new VvfError('SOURCE_TIMEOUT', `body stalled for ${idleTimeoutMs} ms after ${got} of ${length} bytes`, where)),
       );
     }, idleTimeoutMs);
     const onData = (chunk: Buffer): void => {

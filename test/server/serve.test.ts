@@ -193,7 +193,7 @@ describe('sources and failures', () => {
 
   test('origin down before the response starts: 502 JSON; failing mid-body: the connection is cut', async () => {
     // An origin serving the fixture's files, which can be told to fail.
-    let failing: 'none' | 'all' | 'late' = 'none';
+    let failing: 'none' | 'all' | 'late' | 'slow' | 'changed' = 'none';
     // More than one streaming chunk (1 MiB), so a late segment fails after the response started.
     const big = (await ensureFixtures()).find((f) => f.name === 'dash-high-bitrate')!;
     const files = dirname(big.input);
@@ -209,11 +209,18 @@ describe('sources and failures', () => {
         res.socket?.destroy();
         return;
       }
+      if (failing === 'slow') {
+        // Answers nothing for longer than the server's source timeout.
+        setTimeout(() => res.socket?.destroy(), 3000).unref();
+        return;
+      }
       const upstream = await fetch(`${folder.url}${req.url}`, { headers: req.headers.range ? { range: req.headers.range } : {} });
       const headers: Record<string, string> = {};
       upstream.headers.forEach((v, k) => {
         headers[k] = v;
       });
+      // The origin's content changed: another validator for the same URL.
+      if (failing === 'changed' && headers.etag) headers.etag = headers.etag.replace(/"$/, '-v2"');
       res.writeHead(upstream.status, headers);
       res.end(Buffer.from(await upstream.arrayBuffer()));
     });
@@ -252,6 +259,17 @@ describe('sources and failures', () => {
       const down = await fetch(fileUrl, { headers: { range: `bytes=${registered.size - 1000}-` } });
       assert.equal(down.status, 502);
       assert.equal(down.headers.get('content-type'), 'application/json');
+
+      failing = 'slow';
+      const started = Date.now();
+      const slow = await fetch(fileUrl, { headers: { range: `bytes=${registered.size - 2000}-` } });
+      assert.equal(slow.status, 504, await slow.clone().text());
+      assert.ok(Date.now() - started < 10_000, 'answered within the timeout and its retries');
+
+      failing = 'changed';
+      const changed = await fetch(fileUrl, { headers: { range: `bytes=${registered.size - 3000}-` } });
+      assert.equal(changed.status, 502);
+      assert.equal(((await changed.json()) as { error: string }).error, 'SOURCE_CHANGED');
       // The server stays up and serves other files.
       assert.equal((await fetch(`${remote.url}/healthz`)).status, 200);
       assert.equal((await get({ range: 'bytes=0-9' })).status, 206);

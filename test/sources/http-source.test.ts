@@ -200,13 +200,13 @@ test('a compressed answer is SOURCE_BAD_RESPONSE', async () => {
   }
 });
 
-test('a server that never answers is SOURCE_UNREACHABLE within about timeoutMs per attempt', async () => {
+test('a server that never answers is SOURCE_TIMEOUT within about timeoutMs per attempt', async () => {
   const server = await startServer(() => {});
   try {
     const started = Date.now();
     await assert.rejects(
       HttpSource.open(server.url, { timeoutMs: 300, retries: 1, retryDelayMs: 5 }),
-      isCode('SOURCE_UNREACHABLE', /no response within 300 ms/),
+      isCode('SOURCE_TIMEOUT', /no response within 300 ms/),
     );
     const elapsed = Date.now() - started;
     assert.ok(elapsed >= 590 && elapsed < 1200, `took ${elapsed} ms for two attempts`);
@@ -216,7 +216,7 @@ test('a server that never answers is SOURCE_UNREACHABLE within about timeoutMs p
   }
 });
 
-test('a body that stalls is SOURCE_UNREACHABLE after idleTimeoutMs', async () => {
+test('a body that stalls is SOURCE_TIMEOUT after idleTimeoutMs', async () => {
   const server = await startServer((req, res, n) => {
     if (n === 0) {
       serveRange(req, res, data);
@@ -228,7 +228,7 @@ test('a body that stalls is SOURCE_UNREACHABLE after idleTimeoutMs', async () =>
   try {
     const s = await HttpSource.open(server.url, { ...fast, idleTimeoutMs: 150, retries: 0 });
     const started = Date.now();
-    await assert.rejects(s.read(0, 1000), isCode('SOURCE_UNREACHABLE', /stalled/));
+    await assert.rejects(s.read(0, 1000), isCode('SOURCE_TIMEOUT', /stalled/));
     assert.ok(Date.now() - started < 1000);
   } finally {
     await server.close();

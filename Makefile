@@ -12,12 +12,14 @@ help:
 	@echo "make test   set up, then typecheck, lint and run the whole test suite"
 
 # Debian packages: ffmpeg (fixtures, the reference for every media test), curl (a real HTTP client in tests),
-# chromium (a real browser plays and seeks a served file; Debian's build has H.264 and AAC).
+# chromium (a real browser plays and seeks a served file; Debian's build has H.264 and AAC),
+# redis-server (the tests start their own, on loopback, for the shared store).
 system-deps:
 	@missing=""; \
 	command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || missing="$$missing ffmpeg"; \
 	command -v curl >/dev/null || missing="$$missing curl"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing$$missing from Debian's packages"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
@@ -59,6 +61,13 @@ test: setup typecheck lint
 # The DASH → progressive benchmark (vvf issue 3); writes bench/RESULTS.md. Needs about 3 GB of disk.
 bench: setup
 	@npx tsx bench/run.ts
+
+.PHONY: bench-serve
+# vvf serve against nginx serving the same bytes (vvf issue 4); writes bench/RESULTS-serve.md. wrk and nginx are
+# installed here, not in system-deps, so that `make test` does not pay for them. Needs about 5 GB of disk.
+bench-serve: setup
+	@command -v wrk >/dev/null && command -v nginx >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk nginx-light >/dev/null; }
+	@npx tsx bench/serve.ts
 
 clean:
 	rm -rf dist .cache

@@ -7,6 +7,7 @@ import { VvfError } from '../errors.js';
 import { SourcePolicy } from '../sources/source-policy.js';
 import { MemoryLruStore } from '../store/memory-lru.js';
 import type { MetadataStore } from '../store/metadata-store.js';
+import type { RedisStore } from '../store/redis-store.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { TieredStore } from '../store/tiered-store.js';
 import { compileRecipe } from '../virtual/compile.js';
@@ -45,7 +46,8 @@ export async function startServer(config: ServeConfig, opts: { log?: LogSink; st
   });
   const metrics = new ServerMetrics();
   const open = async (spec: string) => instrumentSource(await policy.open(spec), metrics);
-  const store = opts.store ?? (config.storePath ? openStore(config.storePath, config.memoryCacheBytes) : undefined);
+  const opened = opts.store ? undefined : await openStore(config);
+  const store = opts.store ?? opened?.store;
   const registry = new Registry(async (recipe) => (await compileRecipe(recipe, { openSource: open })).file, {
     ...(store ? { store } : {}),
     open,
@@ -65,6 +67,18 @@ export async function startServer(config: ServeConfig, opts: { log?: LogSink; st
   const underRoot = (recipe: Recipe) => (root ? resolveRecipePaths(recipe, (p) => resolve(root, p)) : recipe);
   let baseUrl = '';
 
+  /**
+   * The registered files the store still has. Another instance sharing the store may have
+   * deleted one this instance still holds in its registry: it is not listed (though this
+   * instance goes on serving it by id until it stops).
+   */
+  const listed = async (): Promise<Registered[]> => {
+    const entries = await registry.list();
+    if (!opened) return entries;
+    const kept = new Set((await opened.store.list()).map((f) => f.id));
+    return entries.filter((e) => kept.has(e.id));
+  };
+
   const describe = (r: Registered) => ({
     id: r.id,
     url: `${baseUrl}/v/${r.id}.mp4`,
@@ -79,7 +93,7 @@ export async function startServer(config: ServeConfig, opts: { log?: LogSink; st
     const path = url.pathname;
     const method = req.method ?? 'GET';
     if (path === '/' && (method === 'GET' || method === 'HEAD')) {
-      const html = renderIndexPage(await Promise.all((await registry.list()).map(pageDataFor)));
+      const html = renderIndexPage(await Promise.all((await listed()).map(pageDataFor)));
       res.writeHead(200, {
         'content-type': 'text/html; charset=utf-8',
         'content-length': Buffer.byteLength(html),
@@ -122,13 +136,16 @@ export async function startServer(config: ServeConfig, opts: { log?: LogSink; st
     }
     if (path === '/v' && method === 'POST') {
       const resolved = underRoot(parseRecipe(JSON.parse(await readBody(req)) as unknown));
+      // Deleted by another instance but still held here: forget it, so it is stored again for all.
+      const shared = opened?.redis;
+      if (shared && !(await shared.has(recipeId(resolved)))) await registry.delete(recipeId(resolved));
       const known = (await registry.get(recipeId(resolved))) !== undefined;
       const entry = await registry.register(resolved);
       json(res, known ? 200 : 201, describe(entry));
       return;
     }
     if (path === '/v' && (method === 'GET' || method === 'HEAD')) {
-      json(res, 200, { files: (await registry.list()).map(describe) }, method === 'HEAD');
+      json(res, 200, { files: (await listed()).map(describe) }, method === 'HEAD');
       return;
     }
     const m = /^\/v\/([A-Za-z0-9_-]+)(\.mp4)?$/.exec(path);
@@ -199,10 +216,16 @@ export async function startServer(config: ServeConfig, opts: { log?: LogSink; st
   server.headersTimeout = Math.min(config.requestTimeoutMs, 60_000);
   server.keepAliveTimeout = config.idleTimeoutMs;
 
-  await new Promise<void>((resolvePromise, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolvePromise());
-  });
+  try {
+    await new Promise<void>((resolvePromise, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => resolvePromise());
+    });
+  } catch (e) {
+    // A store connection left open would keep the process alive.
+    await opened?.store.close();
+    throw e;
+  }
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   baseUrl = config.publicUrl ?? `http://${host}:${address.port}`;
@@ -243,7 +266,17 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** The default store: a memory LRU over an SQLite file. */
-function openStore(path: string, memoryBytes: number): MetadataStore {
-  return new TieredStore(new MemoryLruStore({ maxBytes: memoryBytes }), SqliteStore.open(path));
+/**
+ * The configured store: a memory LRU over Redis (`redisUrl`, shared by every instance) or
+ * over an SQLite file (`storePath`); none when neither is set.
+ */
+async function openStore(config: ServeConfig): Promise<{ store: TieredStore; redis?: RedisStore } | undefined> {
+  const memory = () => new MemoryLruStore({ maxBytes: config.memoryCacheBytes });
+  if (config.redisUrl) {
+    // Loaded only when used: the Redis client adds to every start of the command otherwise.
+    const { RedisStore } = await import('../store/redis-store.js');
+    const redis = await RedisStore.connect(config.redisUrl);
+    return { store: new TieredStore(memory(), redis), redis };
+  }
+  return config.storePath ? { store: new TieredStore(memory(), SqliteStore.open(config.storePath)) } : undefined;
 }

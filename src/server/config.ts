@@ -26,6 +26,11 @@ export interface ServeConfig {
   signingKey?: string;
   /** SQLite file keeping compiled files between runs and instances; none: memory only. */
   storePath?: string;
+  /**
+   * Redis server keeping compiled files for every instance (`redis://host:port/db`); when
+   * set, it is used instead of `storePath`. Its password is never printed.
+   */
+  redisUrl?: string;
   /** Bytes of compiled files kept in memory in front of the store. */
   memoryCacheBytes: number;
 }
@@ -56,6 +61,7 @@ const ENV: Record<string, keyof ServeConfig> = {
   VVF_PUBLIC_URL: 'publicUrl',
   VVF_SIGNING_KEY: 'signingKey',
   VVF_STORE: 'storePath',
+  VVF_REDIS: 'redisUrl',
   VVF_MEMORY_CACHE_BYTES: 'memoryCacheBytes',
 };
 
@@ -68,6 +74,8 @@ const NUMBERS = new Set<keyof ServeConfig>([
   'memoryCacheBytes',
 ]);
 const LISTS = new Set<keyof ServeConfig>(['roots', 'origins']);
+/** Settings without a default that the config file may hold. */
+const OPTIONAL: ReadonlySet<string> = new Set<keyof ServeConfig>(['publicUrl', 'signingKey', 'storePath', 'redisUrl']);
 
 function coerce(key: keyof ServeConfig, value: unknown, where: string): unknown {
   if (NUMBERS.has(key)) {
@@ -100,7 +108,7 @@ export function loadServeConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; 
     if (typeof json !== 'object' || json === null || Array.isArray(json))
       throw new VvfError('USAGE', `config ${opts.file} must be a JSON object`);
     for (const [k, v] of Object.entries(json)) {
-      if (!(k in defaultServeConfig) && k !== 'publicUrl' && k !== 'signingKey' && k !== 'storePath')
+      if (!(k in defaultServeConfig) && !OPTIONAL.has(k))
         throw new VvfError('USAGE', `config ${opts.file}: unknown setting "${k}"`);
       config[k] = coerce(k as keyof ServeConfig, v, opts.file);
     }
@@ -119,5 +127,20 @@ export function loadServeConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; 
 
 /** The configuration as it may be printed or logged: secrets replaced. */
 export function printableConfig(config: ServeConfig): Record<string, unknown> {
-  return { ...config, ...(config.signingKey !== undefined ? { signingKey: '(set)' } : {}) };
+  return {
+    ...config,
+    ...(config.signingKey !== undefined ? { signingKey: '(set)' } : {}),
+    ...(config.redisUrl !== undefined ? { redisUrl: redactUrl(config.redisUrl) } : {}),
+  };
+}
+
+/** A URL with its password replaced (the store module has its own; this one keeps the Redis client unloaded). */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return '(invalid URL)';
+  }
 }

@@ -11,6 +11,7 @@ export const serveUsage = `  serve [options]                       serve virtual
       --cache-control <value>           Cache-Control of virtual files
       --max-ranges <n>                  most ranges in one multipart answer
       --store <file.sqlite | none>      where compiled files are kept between runs (default ./vvf-metadata.sqlite)
+      --redis <redis://host:port/db>    keep them in Redis instead, shared by every instance (VVF_REDIS)
       --register <recipe.json>          register a recipe at start and print its URL; repeatable`;
 
 export async function serve(args: string[]): Promise<number> {
@@ -24,6 +25,7 @@ export async function serve(args: string[]): Promise<number> {
     'max-ranges': { type: 'string' },
     register: { type: 'string', multiple: true },
     store: { type: 'string' },
+    redis: { type: 'string' },
   });
   const flags: Partial<ServeConfig> = {};
   if (values.host !== undefined) flags.host = values.host;
@@ -33,14 +35,16 @@ export async function serve(args: string[]): Promise<number> {
   if (values['cache-control'] !== undefined) flags.cacheControl = values['cache-control'];
   if (values['max-ranges'] !== undefined) flags.maxRanges = Number(values['max-ranges']);
   if (values.store !== undefined) flags.storePath = values.store;
+  if (values.redis !== undefined) flags.redisUrl = values.redis;
   const config = loadServeConfig({ ...(values.config ? { file: values.config } : {}), env: process.env, flags });
-  // The command keeps compiled files in SQLite unless told not to; the library defaults to memory.
-  if (config.storePath === undefined) config.storePath = 'vvf-metadata.sqlite';
+  // The command keeps compiled files in SQLite unless told not to (or given Redis); the library defaults to memory.
+  if (config.storePath === undefined && config.redisUrl === undefined) config.storePath = 'vvf-metadata.sqlite';
   if (config.storePath === 'none') delete config.storePath;
   const running = await startServer(config);
   process.stdout.write(
     `${JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'vvf serve listening', url: running.url, config: printableConfig(config) })}\n`,
   );
+  process.stderr.write(`vvf: serving at ${running.url} — player page ${running.url}/\n`);
   for (const path of values.register ?? []) {
     const entry = await running.registry.register(await loadRecipeFile(path));
     const fileUrl = `${running.url}/v/${entry.id}.mp4`;

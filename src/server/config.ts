@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { VvfError } from '../errors.js';
+import { redactUrl } from '../sources/redact-url.js';
 
 /** How `vvf serve` runs. Every field can come from the config file, the environment or a flag. */
 export interface ServeConfig {
@@ -132,15 +133,4 @@ export function printableConfig(config: ServeConfig): Record<string, unknown> {
     ...(config.signingKey !== undefined ? { signingKey: '(set)' } : {}),
     ...(config.redisUrl !== undefined ? { redisUrl: redactUrl(config.redisUrl) } : {}),
   };
-}
-
-/** A URL with its password replaced (the store module has its own; this one keeps the Redis client unloaded). */
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    return u.toString();
-  } catch {
-    return '(invalid URL)';
-  }
 }

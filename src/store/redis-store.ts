@@ -1,6 +1,7 @@
 // RedisStore: stored files in a Redis server, shared by every instance behind a load balancer.
 import { createClient, RESP_TYPES } from '@redis/client';
 import { VvfError } from '../errors.js';
+import { redactUrl } from '../sources/redact-url.js';
 import { byCreated, type MetadataStore, type StoredFile, type StoredFileInfo } from './metadata-store.js';
 
 /** Options of {@link RedisStore.connect}. */
@@ -215,16 +216,7 @@ function decode(id: string, recipe: unknown, created: unknown): StoredFileInfo |
   }
 }
 
-/** `url` with its password (if any) replaced by `***`; unparsable URLs are shown as `(invalid URL)`. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    return u.toString();
-  } catch {
-    return '(invalid URL)';
-  }
-}
+export { redactUrl };
 
 function describe(e: unknown): string {
   if (e instanceof VvfError) return e.detail;

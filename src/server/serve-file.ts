@@ -91,9 +91,23 @@ function optional<K extends string>(key: K, v: string | string[] | undefined): P
   return h === undefined ? {} : ({ [key]: h } as Record<K, string>);
 }
 
+/** Bytes of a body read ahead of the socket: reads proceed while earlier bytes are written. */
+const READ_AHEAD = 4 << 20;
+/** Reads one response keeps in flight at most (as VirtualFile.read does for one read). */
+const MAX_PIECES = 32;
+/** Extents shorter than this are read together with their neighbours when those are short too. */
+const MIN_PIECE = 64 << 10;
+
 /**
- * Streams the parts: each part's head, then its bytes read chunk by chunk with
- * backpressure. The status line goes out (`start`) only once the first chunk is in hand.
+ * Streams the parts: each part's head, then its bytes read piece by piece with
+ * backpressure. The status line goes out (`start`) only once the first piece is in hand.
+ *
+ * A piece does not cross an extent boundary of the virtual file, so its read is one
+ * source read whose buffer is written as it is: a read across extents allocates a
+ * buffer and copies every piece into it, twice the allocation, which on a fast stream
+ * kept V8 in back-to-back major GCs. (Runs of short extents are still read together.)
+ * Pieces are at most `chunk` bytes, and up to {@link READ_AHEAD} bytes of them are read
+ * ahead while earlier ones are written, so reads and socket writes overlap.
  */
 async function sendBody(
   res: ServerResponse,
@@ -103,15 +117,37 @@ async function sendBody(
   start: () => void,
   tail?: Uint8Array,
 ): Promise<void> {
+  const ends = extentEnds(file);
   let started = false;
   try {
     for (const part of parts) {
-      let at = part.range.start;
       const end = part.range.end + 1;
       let head = part.head;
-      while (at < end) {
-        const n = Math.min(chunk, end - at);
-        const bytes = await file.read(at, n);
+      const queue: Promise<Uint8Array>[] = [];
+      let next = part.range.start;
+      let ahead = 0;
+      const readAhead = () => {
+        while (next < end && (queue.length === 0 || (ahead < READ_AHEAD && queue.length < MAX_PIECES))) {
+          const limit = Math.min(end, next + chunk);
+          let stop = Math.min(limit, extentEnd(ends, next));
+          // Short extents side by side (sparse tracks, tiny samples): one read for several, not a read each.
+          while (stop < limit && stop - next < MIN_PIECE) {
+            const after = Math.min(limit, extentEnd(ends, stop));
+            if (after - stop >= MIN_PIECE) break;
+            stop = after;
+          }
+          const read = file.read(next, stop - next);
+          // Awaited in order below; this only keeps a failure after the client left from being unhandled.
+          read.catch(() => undefined);
+          queue.push(read);
+          ahead += stop - next;
+          next = stop;
+        }
+      };
+      readAhead();
+      for (let read = queue.shift(); read !== undefined; read = queue.shift()) {
+        const bytes = await read;
+        ahead -= bytes.length;
         if (res.destroyed) return;
         if (!started) {
           start();
@@ -121,7 +157,7 @@ async function sendBody(
           res.write(head);
           head = undefined;
         }
-        at += n;
+        readAhead();
         if (!res.write(bytes)) await drained(res);
         if (res.destroyed) return;
       }
@@ -131,6 +167,32 @@ async function sendBody(
   } catch (e) {
     sendError(res, e);
   }
+}
+
+/** The end of every extent of a file, made once per file (VirtualFile keeps its own private). */
+const extentEndsOf = new WeakMap<VirtualFile, Float64Array>();
+
+function extentEnds(file: VirtualFile): Float64Array {
+  let ends = extentEndsOf.get(file);
+  if (ends === undefined) {
+    ends = new Float64Array(file.extentCount);
+    let i = 0;
+    for (const extent of file.extents()) ends[i++] = extent.end;
+    extentEndsOf.set(file, ends);
+  }
+  return ends;
+}
+
+/** The end of the extent holding byte `offset`: the first end past it. */
+function extentEnd(ends: Float64Array, offset: number): number {
+  let lo = 0;
+  let hi = ends.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ends[mid]! > offset) hi = mid;
+    else lo = mid + 1;
+  }
+  return ends[lo] ?? Number.POSITIVE_INFINITY;
 }
 
 function drained(res: ServerResponse): Promise<void> {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { VirtualFile } from '../virtual/virtual-file.js';
+import { BufferPool } from './buffer-pool.js';
 import { evaluateConditions, httpDate, ifRangeAllows, type Validators } from './conditional.js';
 import { sendError } from './errors.js';
 import { type ByteRange, contentRange, parseRange, planMultipart, unsatisfiedRange } from './http-ranges.js';
@@ -93,21 +94,37 @@ function optional<K extends string>(key: K, v: string | string[] | undefined): P
 
 /** Bytes of a body read ahead of the socket: reads proceed while earlier bytes are written. */
 const READ_AHEAD = 4 << 20;
-/** Reads one response keeps in flight at most (as VirtualFile.read does for one read). */
-const MAX_PIECES = 32;
-/** Extents shorter than this are read together with their neighbours when those are short too. */
-const MIN_PIECE = 64 << 10;
+/** Room in a read buffer beyond the chunk, for source bytes skipped between extents read together. */
+const SLACK = 256 << 10;
+/** Idle read buffers kept per chunk size (about 80 MiB with 1 MiB chunks). */
+const MAX_IDLE_BUFFERS = 64;
+const pools = new Map<number, BufferPool>();
+
+function poolFor(chunk: number): BufferPool {
+  let pool = pools.get(chunk);
+  if (pool === undefined) {
+    pool = new BufferPool(chunk + SLACK, MAX_IDLE_BUFFERS);
+    pools.set(chunk, pool);
+  }
+  return pool;
+}
+
+/** A chunk being read: its pieces, and the pooled buffer they are read into. */
+interface Pending {
+  pieces: Promise<Uint8Array[]>;
+  buffer: Uint8Array;
+}
 
 /**
- * Streams the parts: each part's head, then its bytes read piece by piece with
- * backpressure. The status line goes out (`start`) only once the first piece is in hand.
+ * Streams the parts: each part's head, then its bytes read `chunk` bytes at a time with
+ * backpressure. The status line goes out (`start`) only once the first bytes are in hand.
  *
- * A piece does not cross an extent boundary of the virtual file, so its read is one
- * source read whose buffer is written as it is: a read across extents allocates a
- * buffer and copies every piece into it, twice the allocation, which on a fast stream
- * kept V8 in back-to-back major GCs. (Runs of short extents are still read together.)
- * Pieces are at most `chunk` bytes, and up to {@link READ_AHEAD} bytes of them are read
- * ahead while earlier ones are written, so reads and socket writes overlap.
+ * Each chunk comes as pieces ({@link VirtualFile.readPieces}): views of a few large
+ * source reads (into a pooled buffer) and of the held header bytes, written corked so they
+ * leave in one writev. The buffer goes back to the pool once the socket has taken the
+ * bytes; a buffer whose read failed or was abandoned is left to the GC, since a read in
+ * flight may still write into it. Up to {@link READ_AHEAD} bytes are read ahead while
+ * earlier chunks are written, so reads and socket writes overlap.
  */
 async function sendBody(
   res: ServerResponse,
@@ -117,48 +134,48 @@ async function sendBody(
   start: () => void,
   tail?: Uint8Array,
 ): Promise<void> {
-  const ends = extentEnds(file);
+  const pool = poolFor(chunk);
   let started = false;
   try {
     for (const part of parts) {
       const end = part.range.end + 1;
       let head = part.head;
-      const queue: Promise<Uint8Array>[] = [];
+      const queue: Pending[] = [];
       let next = part.range.start;
-      let ahead = 0;
       const readAhead = () => {
-        while (next < end && (queue.length === 0 || (ahead < READ_AHEAD && queue.length < MAX_PIECES))) {
-          const limit = Math.min(end, next + chunk);
-          let stop = Math.min(limit, extentEnd(ends, next));
-          // Short extents side by side (sparse tracks, tiny samples): one read for several, not a read each.
-          while (stop < limit && stop - next < MIN_PIECE) {
-            const after = Math.min(limit, extentEnd(ends, stop));
-            if (after - stop >= MIN_PIECE) break;
-            stop = after;
-          }
-          const read = file.read(next, stop - next);
+        while (next < end && queue.length * chunk < READ_AHEAD) {
+          const length = Math.min(chunk, end - next);
+          const buffer = pool.take();
+          const pieces = file.readPieces(next, length, buffer);
           // Awaited in order below; this only keeps a failure after the client left from being unhandled.
-          read.catch(() => undefined);
-          queue.push(read);
-          ahead += stop - next;
-          next = stop;
+          pieces.catch(() => undefined);
+          queue.push({ pieces, buffer });
+          next += length;
         }
       };
       readAhead();
-      for (let read = queue.shift(); read !== undefined; read = queue.shift()) {
-        const bytes = await read;
-        ahead -= bytes.length;
+      for (let pending = queue.shift(); pending !== undefined; pending = queue.shift()) {
+        const pieces = await pending.pieces;
         if (res.destroyed) return;
         if (!started) {
           start();
           started = true;
         }
+        readAhead();
+        res.cork();
         if (head) {
           res.write(head);
           head = undefined;
         }
-        readAhead();
-        if (!res.write(bytes)) await drained(res);
+        let flowing = true;
+        const last = pieces.length - 1;
+        const buffer = pending.buffer;
+        for (let i = 0; i < last; i++) flowing = res.write(pieces[i]!);
+        flowing = res.write(pieces[last]!, (e) => {
+          if (!e) pool.give(buffer);
+        });
+        res.uncork();
+        if (!flowing) await drained(res);
         if (res.destroyed) return;
       }
     }
@@ -167,32 +184,6 @@ async function sendBody(
   } catch (e) {
     sendError(res, e);
   }
-}
-
-/** The end of every extent of a file, made once per file (VirtualFile keeps its own private). */
-const extentEndsOf = new WeakMap<VirtualFile, Float64Array>();
-
-function extentEnds(file: VirtualFile): Float64Array {
-  let ends = extentEndsOf.get(file);
-  if (ends === undefined) {
-    ends = new Float64Array(file.extentCount);
-    let i = 0;
-    for (const extent of file.extents()) ends[i++] = extent.end;
-    extentEndsOf.set(file, ends);
-  }
-  return ends;
-}
-
-/** The end of the extent holding byte `offset`: the first end past it. */
-function extentEnd(ends: Float64Array, offset: number): number {
-  let lo = 0;
-  let hi = ends.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (ends[mid]! > offset) hi = mid;
-    else lo = mid + 1;
-  }
-  return ends[lo] ?? Number.POSITIVE_INFINITY;
 }
 
 function drained(res: ServerResponse): Promise<void> {

@@ -79,20 +79,27 @@ export class FileSource implements Source {
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
+    // A plain array with its own buffer: callers may keep it, and compare it with other sources' bytes.
+    // Not zero-filled: readInto fills every byte or throws, and serving reads gigabytes.
+    const out = length === 0 ? new Uint8Array(0) : new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
+    await this.readInto(out, offset);
+    return out;
+  }
+
+  async readInto(target: Uint8Array, offset: number): Promise<void> {
+    const length = target.length;
     if (this.closed) throw closedError(this.key);
     checkReadRange(offset, length, this.size, this.key);
     this.readCountSoFar++;
-    if (length === 0) return new Uint8Array(0);
+    if (length === 0) return;
     const lease = await this.pool.acquire(this, this.reopen);
     try {
-      // A plain array with its own buffer: callers may keep it, and compare it with other sources' bytes.
-      const out = new Uint8Array(length);
       let done = 0;
       while (done < length) {
         const want = Math.min(length - done, MAX_READ_CHUNK);
         let got: number;
         try {
-          ({ bytesRead: got } = await lease.handle.read(out, done, want, offset + done));
+          ({ bytesRead: got } = await lease.handle.read(target, done, want, offset + done));
         } catch (e) {
           throw new VvfError(
             'SOURCE_UNREACHABLE',
@@ -106,7 +113,6 @@ export class FileSource implements Source {
         done += got;
         this.bytesReadSoFar += got;
       }
-      return out;
     } finally {
       lease.release();
     }

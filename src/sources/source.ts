@@ -16,6 +16,11 @@ export interface Source {
    * zero-filled or misplaced bytes.
    */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Like {@link read}, into `target` (exactly `target.length` bytes at `offset`), for
+   * callers that reuse buffers. Optional: sources without it are read with `read` and copied.
+   */
+  readInto?(target: Uint8Array, offset: number): Promise<void>;
   /** Releases descriptors / connections. Reads after close fail. */
   close(): Promise<void>;
   /** Bytes read so far through this source (for checking metadata reads stay small). */

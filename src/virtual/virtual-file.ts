@@ -53,6 +53,24 @@ const ETAG_DIGEST_BYTES = 18;
 /** Source reads one `read()` keeps in flight at most, so a read over thousands of extents doesn't flood a source. */
 const MAX_PARALLEL_READS = 32;
 const DEFAULT_CHUNK_SIZE = 1 << 20;
+/**
+ * Bytes of a source skipped between two extents that are still read together: a
+ * fragment's moof and mdat header sit between its chunks and the next fragment's.
+ */
+const MAX_SPAN_GAP = 64 << 10;
+/** Largest single source read made of several extents. */
+const MAX_SPAN = 8 << 20;
+const EMPTY = new Uint8Array(0);
+
+/** Extents of one source read with one source read: members are (piece index, source offset, length) triples. */
+interface Span {
+  source: number;
+  start: number;
+  end: number;
+  /** Where the span's bytes go in the caller's buffer. */
+  place: number;
+  members: number[];
+}
 
 const littleEndianHost = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -161,9 +179,37 @@ export class VirtualFile implements Source {
     checkReadRange(offset, length, this.size, this.key);
     this.readCountSoFar++;
     if (length === 0) return new Uint8Array(0);
-    const out = await this.readExtents(offset, offset + length);
+    const pieces = await this.readExtents(offset, offset + length);
     this.bytesReadSoFar += length;
+    const only = pieces.length === 1 ? pieces[0]! : undefined;
+    // A whole source read is the caller's; held bytes and slices of a larger read are copied.
+    if (only !== undefined && only.buffer !== this.bytes.buffer && only.byteLength === only.buffer.byteLength) return only;
+    const out = new Uint8Array(length);
+    let at = 0;
+    for (const p of pieces) {
+      out.set(p, at);
+      at += p.length;
+    }
     return out;
+  }
+
+  /**
+   * Bytes `[offset, offset + length)` as a list of pieces in order, without copying them
+   * into one buffer: for writing to a socket. Pieces may be views of the file's own held
+   * bytes or of a larger source read, so callers must not modify them. Errors as {@link read}.
+   *
+   * With `scratch`, source bytes are read into it when they fit (the pieces are then views
+   * of it, valid until the caller reuses it): a server recycling such buffers allocates
+   * nothing per read, which keeps V8's major GCs (driven by external memory) away.
+   */
+  async readPieces(offset: number, length: number, scratch?: Uint8Array): Promise<Uint8Array[]> {
+    if (this.closed) throw closedError(this.key);
+    checkReadRange(offset, length, this.size, this.key);
+    this.readCountSoFar++;
+    if (length === 0) return [];
+    const pieces = await this.readExtents(offset, offset + length, scratch);
+    this.bytesReadSoFar += length;
+    return pieces;
   }
 
   /**
@@ -343,64 +389,85 @@ export class VirtualFile implements Source {
     return lo;
   }
 
-  /** Bytes `[from, to)`, 0 <= from < to <= size. */
-  private async readExtents(from: number, to: number): Promise<Uint8Array> {
+  /**
+   * Bytes `[from, to)` (0 <= from < to <= size) as pieces in order. Extents of one source
+   * that lie close together in it (a fragment's chunks, separated only by its moof) are
+   * read with one source read and sliced, whatever other sources' extents sit between
+   * them in the virtual file: a 1 MiB range of an interleaved file is then two reads, not
+   * one per half-second chunk.
+   */
+  private async readExtents(from: number, to: number, scratch?: Uint8Array): Promise<Uint8Array[]> {
     const { ends, sourceIndex, offsets } = this;
     const first = this.findExtent(from);
-    const firstStart = first === 0 ? 0 : ends[first - 1]!;
     if (!this.validated) {
       this.checkExtent(first);
-      if (from < firstStart) explainBadExtent(this.compiled(), first);
+      if (from < (first === 0 ? 0 : ends[first - 1]!)) explainBadExtent(this.compiled(), first);
     }
-    if (to <= ends[first]!) {
-      // Inside one extent: no copy for a source run, one slice for held bytes.
-      const at = offsets[first]! + (from - firstStart);
-      const index = sourceIndex[first]!;
-      return index < 0 ? this.bytes.slice(at, at + (to - from)) : this.readSource(index, at, to - from);
-    }
-    const out = new Uint8Array(to - from);
-    // Copy held bytes now and find the last extent; source runs are read below.
-    let last = first;
-    let runs = 0;
-    let start = firstStart;
-    while (start < to) {
-      if (!this.validated) this.checkExtent(last);
-      const end = ends[last]!;
+    const pieces: Uint8Array[] = [];
+    const spans: Span[] = [];
+    // The span each source is growing, by source index.
+    const open = new Map<number, Span>();
+    let start = first === 0 ? 0 : ends[first - 1]!;
+    for (let i = first; start < to; i++) {
+      if (!this.validated) this.checkExtent(i);
+      const end = ends[i]!;
       const a = Math.max(start, from);
-      const b = Math.min(end, to);
-      if (sourceIndex[last]! < 0) {
-        const at = offsets[last]! + (a - start);
-        out.set(this.bytes.subarray(at, at + (b - a)), a - from);
+      const length = Math.min(end, to) - a;
+      const at = offsets[i]! + (a - start);
+      const index = sourceIndex[i]!;
+      if (index < 0) {
+        pieces.push(this.bytes.subarray(at, at + length));
       } else {
-        runs++;
+        let span = open.get(index);
+        if (span === undefined || at < span.end || at - span.end > MAX_SPAN_GAP || at + length - span.start > MAX_SPAN) {
+          span = { source: index, start: at, end: at, place: 0, members: [] };
+          spans.push(span);
+          open.set(index, span);
+        }
+        span.end = at + length;
+        span.members.push(pieces.length, at, length);
+        pieces.push(EMPTY);
       }
       start = end;
-      last++;
     }
-    last--;
-    if (runs === 0) return out;
-    let next = first;
+    // Spans go into the caller's buffer, one after another, when they all fit in it.
+    let total = 0;
+    for (const span of spans) total += span.end - span.start;
+    const into = scratch !== undefined && total <= scratch.length;
+    let place = 0;
+    for (const span of spans) {
+      span.place = place;
+      place += span.end - span.start;
+    }
+    let next = 0;
     let failed = false;
     const worker = async (): Promise<void> => {
-      while (next <= last && !failed) {
-        const i = next++;
-        const index = sourceIndex[i]!;
-        if (index < 0) continue;
-        const start = i === 0 ? 0 : ends[i - 1]!;
-        const a = Math.max(start, from);
-        const b = Math.min(ends[i]!, to);
+      while (next < spans.length && !failed) {
+        const span = spans[next++]!;
+        const length = span.end - span.start;
+        let bytes: Uint8Array;
         try {
-          out.set(await this.readSource(index, offsets[i]! + (a - start), b - a), a - from);
+          bytes = await this.readSource(
+            span.source,
+            span.start,
+            length,
+            into ? scratch.subarray(span.place, span.place + length) : undefined,
+          );
         } catch (e) {
           failed = true;
           throw e;
         }
+        const m = span.members;
+        for (let k = 0; k < m.length; k += 3) {
+          const at = m[k + 1]! - span.start;
+          pieces[m[k]!] = bytes.subarray(at, at + m[k + 2]!);
+        }
       }
     };
     const workers: Promise<void>[] = [];
-    for (let w = Math.min(runs, MAX_PARALLEL_READS); w > 0; w--) workers.push(worker());
+    for (let w = Math.min(spans.length, MAX_PARALLEL_READS); w > 0; w--) workers.push(worker());
     await Promise.all(workers);
-    return out;
+    return pieces;
   }
 
   /** Throws MEDIA_INCONSISTENT unless extent `i` exists, follows the previous one, and lies inside its bytes. */
@@ -423,9 +490,16 @@ export class VirtualFile implements Source {
     }
   }
 
-  /** One read of source `index`; anything but exactly `length` bytes is an error. */
-  private async readSource(index: number, offset: number, length: number): Promise<Uint8Array> {
+  /**
+   * One read of source `index`, into `target` when given (its length is the read's);
+   * anything but exactly `length` bytes is an error.
+   */
+  private async readSource(index: number, offset: number, length: number, target?: Uint8Array): Promise<Uint8Array> {
     const source = await this.sourceAt(index);
+    if (target !== undefined && source.readInto !== undefined) {
+      await source.readInto(target, offset);
+      return target;
+    }
     const bytes = await source.read(offset, length);
     if (bytes.length !== length) {
       throw new VvfError('SOURCE_BAD_RESPONSE', `read of ${length} bytes returned ${bytes.length}`, {
@@ -433,7 +507,9 @@ export class VirtualFile implements Source {
         offset,
       });
     }
-    return bytes;
+    if (target === undefined) return bytes;
+    target.set(bytes);
+    return target;
   }
 
   /** Source `index`, opened on first use; concurrent first uses share one open. */

@@ -94,27 +94,66 @@ test('thousands of random reads equal the same slices of the naive concatenation
   for (const s of sources) await s.close();
 });
 
-test('one source read per extent touched; held bytes read no source', async () => {
-  const a = new MemorySource(randomBytesFrom(prng(2), 10_000), 'memory:a');
-  const b = new MemorySource(randomBytesFrom(prng(3), 10_000), 'memory:b');
+test('extents close together in a source are one source read; held bytes read no source', async () => {
+  const dataA = randomBytesFrom(prng(2), 300_000);
+  const dataB = randomBytesFrom(prng(3), 300_000);
+  const a = new MemorySource(dataA, 'memory:a');
+  const b = new MemorySource(dataB, 'memory:b');
   const builder = new VirtualFileBuilder([refOf(a), refOf(b)]);
   const header = randomBytesFrom(prng(4), 1000);
   builder.addBytes(header);
-  // 100 runs alternating a and b, none contiguous with the previous one in the same source.
-  for (let i = 0; i < 100; i++) builder.addSourceRange(i % 2, (i * 97) % 9000, 50);
+  // 100 runs alternating a and b, each 97 bytes past the previous run of its source: the
+  // runs of a source are not contiguous but close, so each source is read once.
+  for (let i = 0; i < 100; i++) builder.addSourceRange(i % 2, i * 97, 50);
   builder.addBytes(header.subarray(0, 10));
-  assert.equal(builder.extentCount, 102);
+  // Then a run far past the previous one (a gap over 64 KiB), and one before it: separate reads.
+  builder.addSourceRange(0, 200_000, 50);
+  builder.addSourceRange(0, 150_000, 50);
+  assert.equal(builder.extentCount, 104);
   const vf = builder.build({ format: 'test-v1', resolve: lookupResolver([a, b]).resolve });
   await vf.read(0, 1000);
   assert.equal(a.readCount + b.readCount, 0, 'the header comes from memory');
-  await vf.read(0, vf.size);
-  assert.equal(a.readCount, 50);
-  assert.equal(b.readCount, 50);
+  const all = await vf.read(0, vf.size);
+  assert.equal(a.readCount, 3);
+  assert.equal(b.readCount, 1);
+  assertSameBytes(all.subarray(1000 + 50, 1000 + 100), dataB.subarray(97, 97 + 50));
+  assertSameBytes(all.subarray(vf.size - 50), dataA.subarray(150_000, 150_050));
   // Bytes 1000+50*10+25 .. 1000+50*40+10: from the middle of run 10 to the start of run 40.
-  await vf.read(1000 + 500 + 25, 30 * 50 - 15);
-  assert.equal(a.readCount + b.readCount, 100 + 31);
+  const part = await vf.read(1000 + 500 + 25, 30 * 50 - 15);
+  assert.equal(a.readCount + b.readCount, 4 + 2);
+  assertSameBytes(part.subarray(0, 25), dataA.subarray(10 * 97 + 25, 10 * 97 + 50));
   assert.equal(vf.readCount, 3);
   assert.equal(vf.bytesRead, 1000 + vf.size + 30 * 50 - 15);
+  await vf.close();
+});
+
+test("readPieces: views in order, into the caller's buffer when the reads fit", async () => {
+  const a = new MemorySource(randomBytesFrom(prng(20), 5000), 'memory:a');
+  const b = new MemorySource(randomBytesFrom(prng(21), 5000), 'memory:b');
+  const builder = new VirtualFileBuilder([refOf(a), refOf(b)]);
+  builder.addBytes(new Uint8Array([9, 8, 7]));
+  builder.addSourceRange(0, 0, 100);
+  builder.addSourceRange(1, 1000, 100);
+  builder.addSourceRange(0, 200, 100);
+  const vf = builder.build({ format: 'test-v1', resolve: lookupResolver([a, b]).resolve });
+  const expected = await vf.read(0, vf.size);
+  const scratch = new Uint8Array(1000);
+  const pieces = await vf.readPieces(1, vf.size - 1, scratch);
+  assert.deepEqual(
+    pieces.map((p) => p.length),
+    [2, 100, 100, 100],
+  );
+  assertSameBytes(Buffer.concat(pieces), expected.subarray(1));
+  // a is read once (bytes 0-300, the gap included), b once: both into the scratch buffer.
+  assert.equal(pieces[1]!.buffer, scratch.buffer);
+  assert.equal(pieces[2]!.buffer, scratch.buffer);
+  assert.equal(a.readCount + b.readCount, 1 + 1 + 2);
+  // Too small a buffer: the reads get their own.
+  const small = await vf.readPieces(3, 300, new Uint8Array(10));
+  assert.notEqual(small[0]!.buffer.byteLength, 10);
+  assertSameBytes(Buffer.concat(small), expected.subarray(3));
+  assert.deepEqual(await vf.readPieces(5, 0), []);
+  await assert.rejects(vf.readPieces(0, vf.size + 1), isCode('SOURCE_RANGE'));
   await vf.close();
 });
 
@@ -293,7 +332,7 @@ test('a file rewritten on disk gives SOURCE_CHANGED when reopened; held bytes st
   await vf.close();
 });
 
-test('over HTTP: random reads and a stream match, one request per extent touched', async () => {
+test('over HTTP: random reads and a stream match, one request per run of nearby extents', async () => {
   const rng = prng(17);
   const data = [randomBytesFrom(rng, 40_000), randomBytesFrom(rng, 25_000)];
   await tempFile('http-0.bin', data[0]!);
@@ -317,9 +356,11 @@ test('over HTTP: random reads and a stream match, one request per extent touched
       const before = server.requests;
       const got = await vf.read(offset, length);
       assert.ok(Buffer.from(got).equals(expected.subarray(offset, offset + length)));
-      // Each extent is one range request; a source's first open adds one probe.
+      // One range request per run of a source's extents close together (ascending, gaps of
+      // at most 64 KiB); a source's first open adds one probe.
+      const reads = readsFor(sourceExtents);
       const requests = server.requests - before;
-      assert.ok(requests >= sourceExtents.length && requests <= sourceExtents.length + opens, `${requests} requests`);
+      assert.ok(requests >= reads && requests <= reads + opens, `${requests} requests for ${reads} reads`);
     }
     assertSameBytes(await collect(vf.stream(0, vf.size, { chunkSize: 7000 })), expected);
     await vf.close();
@@ -423,3 +464,21 @@ test('memoryBytes counts held bytes and 20 bytes per extent', () => {
   assert.equal(vf.extentCount, 1001);
   assert.equal(vf.memoryBytes(), 300 + 1001 * 20);
 });
+
+/** Source reads VirtualFile makes for these extents: one per run of a source's extents close together. */
+function readsFor(extents: { sourceIndex?: number; sourceOffset?: number; start: number; end: number }[]): number {
+  const open = new Map<number, { start: number; end: number }>();
+  let reads = 0;
+  for (const e of extents) {
+    const at = e.sourceOffset!;
+    const length = e.end - e.start;
+    const span = open.get(e.sourceIndex!);
+    if (span === undefined || at < span.end || at - span.end > 65536 || at + length - span.start > 8 << 20) {
+      open.set(e.sourceIndex!, { start: at, end: at + length });
+      reads++;
+    } else {
+      span.end = at + length;
+    }
+  }
+  return reads;
+}

@@ -69,8 +69,8 @@ export async function startServer(config: ServeConfig, opts: { log?: LogSink; st
 
   /**
    * The registered files the store still has. Another instance sharing the store may have
-   * deleted one this instance still holds in its registry: it is not listed (though this
-   * instance goes on serving it by id until it stops).
+   * deleted one this instance still holds in its registry: it is not listed, and the registry
+   * stops serving it by id within a second (see Registry.get).
    */
   const listed = async (): Promise<Registered[]> => {
     const entries = await registry.list();
@@ -136,10 +136,8 @@ export async function startServer(config: ServeConfig, opts: { log?: LogSink; st
     }
     if (path === '/v' && method === 'POST') {
       const resolved = underRoot(parseRecipe(JSON.parse(await readBody(req)) as unknown));
-      // Deleted by another instance but still held here: forget it, so it is stored again for all.
-      const shared = opened?.redis;
-      if (shared && !(await shared.has(recipeId(resolved)))) await registry.delete(recipeId(resolved));
-      const known = (await registry.get(recipeId(resolved))) !== undefined;
+      // Asks the store: deleted by another instance but still held here counts as unknown, and is stored again.
+      const known = (await registry.get(recipeId(resolved), { recheck: true })) !== undefined;
       const entry = await registry.register(resolved);
       json(res, known ? 200 : 201, describe(entry));
       return;
@@ -270,13 +268,13 @@ async function readBody(req: IncomingMessage): Promise<string> {
  * The configured store: a memory LRU over Redis (`redisUrl`, shared by every instance) or
  * over an SQLite file (`storePath`); none when neither is set.
  */
-async function openStore(config: ServeConfig): Promise<{ store: TieredStore; redis?: RedisStore } | undefined> {
+async function openStore(config: ServeConfig): Promise<{ store: TieredStore } | undefined> {
   const memory = () => new MemoryLruStore({ maxBytes: config.memoryCacheBytes });
   if (config.redisUrl) {
     // Loaded only when used: the Redis client adds to every start of the command otherwise.
     const { RedisStore } = await import('../store/redis-store.js');
     const redis = await RedisStore.connect(config.redisUrl);
-    return { store: new TieredStore(memory(), redis), redis };
+    return { store: new TieredStore(memory(), redis) };
   }
   return config.storePath ? { store: new TieredStore(memory(), SqliteStore.open(config.storePath)) } : undefined;
 }

@@ -12,6 +12,8 @@ export interface Registered {
   file: VirtualFile;
   /** When it was compiled: its Last-Modified. */
   created: Date;
+  /** When the store last confirmed it still holds this file (performance.now()); internal to the registry. */
+  confirmed?: number;
 }
 
 /** A stable id for a recipe: the same recipe always gets the same id, on any instance. */
@@ -36,7 +38,14 @@ export interface RegistryOptions {
   store?: MetadataStore;
   /** Opens a stored file's sources to check they are unchanged (through the server's policy). */
   open?: (key: string) => Promise<Source>;
+  /**
+   * How long a file this instance holds is served without asking the store whether it is
+   * still there (another instance may have deleted it). Default 1000 ms.
+   */
+  recheckMs?: number;
 }
+
+const RECHECK_MS = 1000;
 
 /** HTTP dates have whole seconds: keep Last-Modified stable across restarts. */
 const wholeSecond = (ms: number) => new Date(Math.floor(ms / 1000) * 1000);
@@ -59,23 +68,46 @@ export class Registry {
   /** Registers a recipe, compiling it unless this or another instance already has. */
   async register(recipe: Recipe): Promise<Registered> {
     const id = recipeId(recipe);
-    const known = await this.get(id);
+    const known = await this.get(id, { recheck: true });
     if (known) return known;
     return (await this.once(id, () => this.compileAndStore(id, recipe))) as Registered;
   }
 
-  /** A registered file, loaded from the store if this instance has not seen it yet. */
-  async get(id: string): Promise<Registered | undefined> {
+  /**
+   * A registered file, loaded from the store if this instance has not seen it yet. One this
+   * instance holds is checked against the store at most every `recheckMs` (or now, with
+   * `recheck`), so a file another instance deleted stops being served within that time.
+   */
+  async get(id: string, opts: { recheck?: boolean } = {}): Promise<Registered | undefined> {
     const known = this.files.get(id);
-    if (known) return known;
     const store = this.opts.store;
+    const interval = opts.recheck ? 0 : (this.opts.recheckMs ?? RECHECK_MS);
+    if (known && (!store || performance.now() - (known.confirmed ?? 0) < interval)) return known;
     if (!store) return undefined;
+    if (known) {
+      // Held here, but another instance may have deleted it: the store decides, at most once a second.
+      if (await store.has(id)) {
+        known.confirmed = performance.now();
+        return known;
+      }
+      if (this.files.get(id) === known) {
+        this.files.delete(id);
+        await known.file.close();
+      }
+      return undefined;
+    }
     return this.once(id, async () => {
       const stored = await store.get(id);
       if (!stored) return undefined;
       const fresh = this.opts.open ? await loadIfFresh(stored, this.opts.open) : undefined;
       if (fresh) {
-        const entry: Registered = { id, recipe: parseRecipe(stored.recipe), file: fresh, created: wholeSecond(stored.created) };
+        const entry: Registered = {
+          id,
+          recipe: parseRecipe(stored.recipe),
+          file: fresh,
+          created: wholeSecond(stored.created),
+          confirmed: performance.now(),
+        };
         this.files.set(id, entry);
         return entry;
       }
@@ -113,7 +145,7 @@ export class Registry {
 
   private async compileAndStore(id: string, recipe: Recipe): Promise<Registered> {
     const file = await this.compile(recipe);
-    const entry: Registered = { id, recipe, file, created: wholeSecond(Date.now()) };
+    const entry: Registered = { id, recipe, file, created: wholeSecond(Date.now()), confirmed: performance.now() };
     await this.opts.store?.put({ id, recipe, created: entry.created.getTime(), compiled: file.serialize() });
     this.files.set(id, entry);
     return entry;

@@ -45,7 +45,8 @@ export class MemoryLruStore implements MetadataStore {
   }
 
   /** Whether `id` is held, without counting as a use. */
-  has(id: string): boolean {
+  async has(id: string): Promise<boolean> {
+    this.checkOpen();
     return this.entries.has(id);
   }
 

@@ -32,6 +32,8 @@ export interface MetadataStore {
   /** The registered files' ids and recipes (no compiled bytes), for listing after a restart; oldest first. */
   list(): Promise<StoredFileInfo[]>;
   get(id: string): Promise<StoredFile | undefined>;
+  /** Whether the store holds `id` (without fetching it): how instances learn of another's delete. */
+  has(id: string): Promise<boolean>;
   put(file: StoredFile): Promise<void>;
   /** Whether there was such a file. */
   delete(id: string): Promise<boolean>;

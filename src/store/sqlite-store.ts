@@ -49,6 +49,7 @@ export class SqliteStore implements MetadataStore {
   private readonly db: Database.Database;
   private readonly selectAll: Database.Statement<[], Omit<Row, 'compiled'>>;
   private readonly selectOne: Database.Statement<[string], Row>;
+  private readonly selectId: Database.Statement<[string], { id: string }>;
   private readonly upsert: Database.Statement<[string, string, number, Buffer]>;
   private readonly remove: Database.Statement<[string]>;
 
@@ -57,6 +58,7 @@ export class SqliteStore implements MetadataStore {
     this.db = db;
     this.selectAll = db.prepare('SELECT id, recipe, created FROM virtual_files ORDER BY created, id');
     this.selectOne = db.prepare('SELECT id, recipe, created, compiled FROM virtual_files WHERE id = ?');
+    this.selectId = db.prepare('SELECT id FROM virtual_files WHERE id = ?');
     this.upsert = db.prepare(
       'INSERT INTO virtual_files (id, recipe, created, compiled) VALUES (?, ?, ?, ?) ' +
         'ON CONFLICT (id) DO UPDATE SET recipe = excluded.recipe, created = excluded.created, compiled = excluded.compiled',
@@ -122,6 +124,11 @@ export class SqliteStore implements MetadataStore {
     if (!recipe.ok) return undefined;
     const compiled = new Uint8Array(row.compiled.buffer, row.compiled.byteOffset, row.compiled.byteLength);
     return { id: row.id, recipe: recipe.value, created: row.created, compiled };
+  }
+
+  async has(id: string): Promise<boolean> {
+    this.checkOpen();
+    return this.selectId.get(id) !== undefined;
   }
 
   async put(file: StoredFile): Promise<void> {

@@ -8,9 +8,10 @@ import type { MetadataStore, StoredFile, StoredFileInfo } from './metadata-store
  * the persistent store first so that memory never holds what failed to persist; `list`
  * lists the persistent store (memory holds only some of it).
  *
- * Memory is not told when another process changes the persistent store: an id that process
- * replaced or deleted may still be served from here. Freshness against the sources does not
- * depend on this (it is checked from the validators in the compiled bytes on every load).
+ * Memory is not told when another process changes the persistent store: `has` asks the
+ * persistent store and drops from memory what is gone there (the registry asks it at most
+ * once a second per file it serves). Freshness against the sources does not depend on this
+ * (it is checked from the validators in the compiled bytes on every load).
  */
 export class TieredStore implements MetadataStore {
   constructor(
@@ -28,6 +29,13 @@ export class TieredStore implements MetadataStore {
     const found = await this.persistent.get(id);
     if (found) await this.memory.put(found);
     return found;
+  }
+
+  /** Asks the persistent store; an id gone from there (another process deleted it) leaves memory too. */
+  async has(id: string): Promise<boolean> {
+    const there = await this.persistent.has(id);
+    if (!there) await this.memory.delete(id);
+    return there;
   }
 
   async put(file: StoredFile): Promise<void> {

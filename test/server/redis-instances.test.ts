@@ -83,7 +83,7 @@ test('a file registered on one instance is listed and served by the other, its h
   assert.equal(((await again.json()) as Listed).id, id);
 });
 
-test('a file deleted on one instance is gone from every listing, and can be registered again', async () => {
+test('a file deleted on one instance is gone from every listing, stops being served by the others, and can be registered again', async () => {
   const reg = await fetch(`${a.url}/v`, { method: 'POST', body: RECIPE });
   const { id } = (await reg.json()) as Listed;
   assert.ok((await listing(a)).some((f) => f.id === id));
@@ -92,7 +92,9 @@ test('a file deleted on one instance is gone from every listing, and can be regi
   assert.deepEqual(await listing(b), []);
   assert.deepEqual(await listing(a), [], 'A holds it in memory but does not list it any more');
   assert.equal((await body(`${b.url}/v/${id}.mp4`)).status, 404);
-  // A still serves it by id from its own memory (its registry is not told); not asserted either way.
+  // A held it in memory: it asks the store again within a second, and stops serving it.
+  await new Promise((r) => setTimeout(r, 1100));
+  assert.equal((await body(`${a.url}/v/${id}.mp4`)).status, 404, 'A no longer serves what B deleted');
 
   const back = await fetch(`${a.url}/v`, { method: 'POST', body: RECIPE });
   assert.equal(back.status, 201, 'compiled and stored again, not taken as known from A’s memory');

@@ -45,7 +45,7 @@ test('evicts the least recently used until the new file fits', async () => {
     (await store.list()).map((f) => f.id),
     ['a', 'c', 'd'],
   );
-  assert.equal(store.has('b'), false);
+  assert.equal(await store.has('b'), false);
   assert.ok(store.bytes <= store.maxBytes);
   // A file of about two evicts the two least recently used (c, then a), and no more.
   await store.put(madeUp('big', 1900));

@@ -29,7 +29,7 @@ system-deps:
 # rather than `npm ci`: the lockfile pins every version, and this registry's lockfiles
 # omit the optional platform builds of some tools, which `npm ci` refuses.
 node-deps:
-	@if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm install --no-audit --no-fund; fi
+	@if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi
 
 build: node-deps
 	@npx tsc -p tsconfig.build.json

@@ -119,7 +119,9 @@ async function main(): Promise<void> {
       const warm: number[] = [];
       for (let i = 0; i < RUNS; i++) warm.push((await runChild(depth, mode)).ms);
       rows.push({ depth, mode, cold: median(cold), warm: median(warm) });
-      process.stderr.write(`[bench:floor] ${mode} depth ${depth}: cold ${median(cold).toFixed(0)} ms, warm ${median(warm).toFixed(1)} ms\n`);
+      process.stderr.write(
+        `[bench:floor] ${mode} depth ${depth}: cold ${median(cold).toFixed(0)} ms, warm ${median(warm).toFixed(1)} ms\n`,
+      );
     }
   }
   const best = Math.min(...rows.map((r) => r.cold));
@@ -127,7 +129,10 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify({ reads, rows, bestColdMs: best, bestWarmMs: bestWarm })}\n`);
 
   const table = rows
-    .map((r) => `| ${r.mode} | ${r.depth} | ${r.cold.toFixed(0)} ms | ${r.mode === 'direct' ? '(disk)' : `${r.warm.toFixed(1)} ms`} |`)
+    .map(
+      (r) =>
+        `| ${r.mode} | ${r.depth} | ${r.cold.toFixed(0)} ms | ${r.mode === 'direct' ? '(disk)' : `${r.warm.toFixed(1)} ms`} |`,
+    )
     .join('\n');
   const section = `## The read floor
 

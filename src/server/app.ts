@@ -7,7 +7,6 @@ import { VvfError } from '../errors.js';
 import { SourcePolicy } from '../sources/source-policy.js';
 import { MemoryLruStore } from '../store/memory-lru.js';
 import type { MetadataStore } from '../store/metadata-store.js';
-import type { RedisStore } from '../store/redis-store.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import { TieredStore } from '../store/tiered-store.js';
 import { compileRecipe } from '../virtual/compile.js';

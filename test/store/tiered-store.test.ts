@@ -51,7 +51,7 @@ test('put goes to both tiers; get is answered from memory while it holds the fil
   const store = new TieredStore(memory, persistent);
   const a = madeUp('a', 1000);
   await store.put(a);
-  assert.ok((await memory.has('a')));
+  assert.ok(await memory.has('a'));
   assert.equal((await persistent.get('a'))?.id, 'a');
   persistent.gets = 0;
   assert.equal(await store.get('a'), a);
@@ -84,7 +84,7 @@ test('a file evicted from memory, or from before a restart, comes from the persi
   assert.ok(got);
   assertSameBytes(got.compiled, a.compiled, 'a');
   assert.equal(persistent.gets, 1);
-  assert.ok((await memory.has('a')), 'warmed');
+  assert.ok(await memory.has('a'), 'warmed');
   await store.get('a');
   assert.equal(persistent.gets, 1, 'the second get is from memory');
   await store.get('b');
@@ -99,7 +99,7 @@ test('a file evicted from memory, or from before a restart, comes from the persi
   assert.equal(persistent.gets, 3);
 
   assert.equal(await store.delete('a'), true);
-  assert.equal((await memory.has('a')), false);
+  assert.equal(await memory.has('a'), false);
   assert.equal(await persistent.get('a'), undefined);
   assert.equal(await store.delete('a'), false);
   await store.close();

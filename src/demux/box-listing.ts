@@ -19,7 +19,7 @@ export interface BoxLine {
  * and inside metadata boxes every child. mdat is never read.
  */
 export async function listBoxes(source: Source, limits?: Partial<Limits>): Promise<BoxLine[]> {
-  const scan = await scanMp4(source, resolveLimits(limits), { metadataBytes: 0 });
+  const scan = await scanMp4(source, resolveLimits(limits), { metadataBytes: 0 }, {}, undefined, 'all');
   const lines: BoxLine[] = [];
   for (const box of scan.boxes) {
     if (box.nodes) for (const n of box.nodes) walk(n, 0, lines);

@@ -92,7 +92,7 @@ export async function readDashMovie(manifest: MpdManifest, input: string, opts: 
       layout.hasMfra ||= scan.hasMfra;
       for (const moof of scan.moofs) {
         layout.fragmentCount++;
-        builder.addMoof(context, moof, { start: moof.header.start, sourceIndex, dataEnd, source: source.key });
+        builder.addMoof(context, moof, { start: moof.start, sourceIndex, dataEnd, source: source.key });
       }
     }
     if (rep.segments.length > 0) {

@@ -2,12 +2,12 @@ import { VvfError } from '../errors.js';
 import { mehdCodec } from '../isobmff/boxes/mehd.js';
 import { mvhdCodec } from '../isobmff/boxes/mvhd.js';
 import { trexCodec } from '../isobmff/boxes/trex.js';
-import { type BoxNode, type ContainerNode, childrenOf, containerChild, leaf, leaves, requireLeaf } from '../isobmff/tree.js';
+import { type ContainerNode, childrenOf, containerChild, leaf, leaves, requireLeaf } from '../isobmff/tree.js';
 import type { Limits } from '../limits.js';
 import type { Movie, MovieLayout, Track } from '../model/movie.js';
 import { SampleTableBuilder } from '../model/sample-table.js';
 import type { Source } from '../sources/source.js';
-import { type FragmentTrackState, type MoofPlace, readMoofSamples } from './fragment-samples.js';
+import { type FragmentTrackState, type MoofBytes, type MoofPlace, readMoofSamples } from './fragment-samples.js';
 import { readStblSamples } from './stbl-samples.js';
 import { readTrackHeader, type TrackHeader } from './track-header.js';
 
@@ -104,7 +104,7 @@ export class MovieBuilder {
   }
 
   /** Adds the samples of one moof. */
-  addMoof(context: InitContext, moof: BoxNode, place: MoofPlace): void {
+  addMoof(context: InitContext, moof: MoofBytes, place: MoofPlace): void {
     for (const state of context.tracks.values()) {
       if (state.fragments >= this.limits.maxFragments) {
         throw new VvfError('STRUCTURE_LIMIT', `more than ${this.limits.maxFragments} fragments (limit maxFragments)`, {
@@ -113,7 +113,7 @@ export class MovieBuilder {
         });
       }
     }
-    readMoofSamples(moof, place, context.tracks);
+    readMoofSamples(moof, place, context.tracks, this.limits);
   }
 
   finish(layout: MovieLayout): Movie {

@@ -25,7 +25,7 @@ export async function readMp4Movie(source: Source, limits: Limits): Promise<Movi
   }
   const context = builder.addInit(scan.moov, sourceIndex);
   for (const moof of scan.moofs) {
-    builder.addMoof(context, moof, { start: moof.header.start, sourceIndex, dataEnd: source.size, source: source.key });
+    builder.addMoof(context, moof, { start: moof.start, sourceIndex, dataEnd: source.size, source: source.key });
   }
   const moov = scan.moov.header;
   return builder.finish({

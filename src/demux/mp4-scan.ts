@@ -4,17 +4,22 @@ import { type BoxNode, type ContainerNode, leaf, parseBoxTree } from '../isobmff
 import type { Limits } from '../limits.js';
 import type { Source } from '../sources/source.js';
 import { scanBoxes } from './box-scanner.js';
+import type { MoofBytes } from './fragment-samples.js';
 
 /** The metadata of one MP4 file (or a byte range of one), as found by a scan. */
 export interface Mp4Scan {
   ftyp?: FtypBox;
   moov?: ContainerNode;
-  moofs: ContainerNode[];
+  /** The moofs as bytes: the sample reader walks them directly. */
+  moofs: MoofBytes[];
   sidxCount: number;
   hasMfra: boolean;
   /** Absolute offset of the first mdat, if any. */
   firstMdat?: number;
-  /** Top-level boxes seen, in order, with their parsed trees when they are metadata. */
+  /**
+   * Top-level boxes seen, in order, with their parsed trees when they are metadata
+   * (moofs only with `trees: 'all'`).
+   */
   boxes: { type: string; start: number; size: number; nodes?: BoxNode[] }[];
 }
 
@@ -25,6 +30,8 @@ export async function scanMp4(
   budget: { metadataBytes: number },
   region: { start?: number; end?: number } = {},
   fragmentHint?: { bytes: number },
+  /** 'all' also parses every moof into a tree (for listings); by default moofs stay bytes. */
+  trees: 'all' | 'except-moof' = 'except-moof',
 ): Promise<Mp4Scan> {
   const scan: Mp4Scan = { moofs: [], sidxCount: 0, hasMfra: false, boxes: [] };
   const counts = new Map<string, number>();
@@ -36,10 +43,16 @@ export async function scanMp4(
     scan.boxes.push(entry);
     if (header.type === 'mdat' && scan.firstMdat === undefined) scan.firstMdat = header.start;
     if (!bytes) continue;
+    const path = n > 0 ? `${header.type}[${n}]` : header.type;
+    if (header.type === 'moof') {
+      // A view of the scanner's read buffer, which is never reused: safe to keep.
+      scan.moofs.push({ start: header.start, bytes, path });
+      if (trees !== 'all') continue;
+    }
     const nodes = parseBoxTree(bytes, header.start, '', { limits, source: source.key });
     // The tree's top-level path is the box's own; give repeated boxes their ordinal.
     const node = nodes[0];
-    if (node && n > 0) node.path = `${header.type}[${n}]`;
+    if (node) node.path = path;
     entry.nodes = nodes;
     if (!node) continue;
     switch (header.type) {
@@ -53,9 +66,6 @@ export async function scanMp4(
         if (scan.moov)
           throw new VvfError('MEDIA_INCONSISTENT', 'more than one moov box', { source: source.key, offset: header.start });
         if (node.kind === 'container') scan.moov = node;
-        break;
-      case 'moof':
-        if (node.kind === 'container') scan.moofs.push(node);
         break;
       case 'sidx':
         scan.sidxCount++;

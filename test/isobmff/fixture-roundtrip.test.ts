@@ -16,7 +16,7 @@ describe('boxes written back equal their input bytes', async () => {
       for (const file of fixtureMediaFiles(fixture)) {
         const source = await FileSource.open(file);
         try {
-          const scan = await scanMp4(source, resolveLimits(), { metadataBytes: 0 });
+          const scan = await scanMp4(source, resolveLimits(), { metadataBytes: 0 }, {}, undefined, 'all');
           for (const box of scan.boxes) {
             if (!box.nodes) continue;
             const original = await source.read(box.start, box.size);

@@ -37,12 +37,21 @@ const FRAGMENT_SLACK = 64;
 const HEADER_READ = 16;
 
 /**
+ * Fragments smaller than this (moof through mdat) are read in windows of READ_AHEAD
+ * bytes, several fragments per read: reading the sample data in between costs less than
+ * a read per fragment (an audio track of 2-second fragments is about 32 KB a fragment).
+ */
+export const SMALL_FRAGMENT = 128 * 1024;
+export const READ_AHEAD = 1024 * 1024;
+
+/**
  * Walks the top-level boxes of a source region reading only what it must: box headers,
  * and the bodies of metadata boxes. A metadata box is read together with the header of
  * the box after it. Where a fragment starts (at the region's start, or after an mdat),
  * one read takes as many bytes as the previous fragment's metadata did (styp, sidx, moof
  * and the mdat header), plus a little: a fragment usually costs one read, and a read goes
  * at most that slack, or the difference from the previous fragment, into sample data.
+ * Small fragments are read several at a time (see SMALL_FRAGMENT).
  */
 export async function* scanBoxes(source: Source, opts: ScanOptions): AsyncGenerator<ScannedBox> {
   const end = opts.end ?? source.size;
@@ -56,6 +65,8 @@ export async function* scanBoxes(source: Source, opts: ScanOptions): AsyncGenera
   // Where the current run of metadata boxes began, -1 when not in one.
   let runStart = -1;
   let fragmentStart = true;
+  // Bytes from the last fragment's first metadata box to its mdat's end.
+  let lastFragmentSpan = Number.POSITIVE_INFINITY;
 
   // Makes [at, at+n) available in buf, reading `want` bytes (at least n) when it is not.
   const ensure = async (at: number, n: number, want: number): Promise<void> => {
@@ -72,7 +83,8 @@ export async function* scanBoxes(source: Source, opts: ScanOptions): AsyncGenera
         offset: pos,
       });
     }
-    const ahead = fragmentStart && hint.bytes > 0 ? hint.bytes + FRAGMENT_SLACK : HEADER_READ;
+    let ahead = fragmentStart && hint.bytes > 0 ? hint.bytes + FRAGMENT_SLACK : HEADER_READ;
+    if (fragmentStart && lastFragmentSpan < SMALL_FRAGMENT) ahead = Math.max(ahead, READ_AHEAD);
     fragmentStart = false;
     await ensure(pos, Math.min(HEADER_READ, end - pos), ahead);
     // A uuid box's header carries 16 more bytes of extended type.
@@ -106,7 +118,10 @@ export async function* scanBoxes(source: Source, opts: ScanOptions): AsyncGenera
       yield { header, bytes: buf.subarray(from, from + header.size) };
     } else {
       if (header.type === 'mdat') {
-        if (runStart >= 0) hint.bytes = pos + header.headerSize - runStart;
+        if (runStart >= 0) {
+          hint.bytes = pos + header.headerSize - runStart;
+          lastFragmentSpan = pos + header.size - runStart;
+        }
         fragmentStart = true;
       }
       runStart = -1;

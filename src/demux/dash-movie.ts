@@ -5,6 +5,7 @@ import type { Source } from '../sources/source.js';
 import { MovieBuilder } from './movie-builder.js';
 import { type Mp4Scan, scanMp4 } from './mp4-scan.js';
 import type { MpdManifest, MpdRepresentation, MpdSegmentRef } from './mpd.js';
+import { ReadAheadSource } from './read-ahead.js';
 
 /** Opens the source behind an absolute URL from a manifest (file: or http(s):). */
 export type OpenUrl = (url: string) => Promise<Source>;
@@ -86,6 +87,10 @@ export async function readDashMovie(manifest: MpdManifest, input: string, opts: 
       }
     }
     const context = builder.addInit(initScan.moov, builder.addSource(initSource), rep.id);
+    builder.expectMoofs(
+      context,
+      parts.media.reduce((n, [, scan]) => n + scan.moofs.length, 0),
+    );
     for (const [source, scan, dataEnd] of parts.media) {
       const sourceIndex = builder.addSource(source);
       layout.sidxCount += scan.sidxCount;
@@ -126,7 +131,8 @@ async function readSegmented(rep: MpdRepresentation, opts: DashReadOptions, budg
   const [initSource, initScan] = await scanSegment(init, opts, budget);
   // Segments of one representation look alike: each is read in one go once one has been seen.
   const hint = { bytes: 0 };
-  const media = await mapInOrder(rep.segments, opts.concurrency ?? 32, (seg) => scanSegment(seg, opts, budget, hint));
+  const scanVia = smallSegments(rep.segments) ? readAheadFor() : undefined;
+  const media = await mapInOrder(rep.segments, opts.concurrency ?? 32, (seg) => scanSegment(seg, opts, budget, hint, scanVia));
   return { init: [initSource, initScan] as const, media };
 }
 
@@ -135,6 +141,7 @@ async function scanSegment(
   opts: DashReadOptions,
   budget: { metadataBytes: number },
   hint?: { bytes: number },
+  scanVia?: (source: Source) => Source,
 ): Promise<Part> {
   const source = await opts.open(ref.url);
   const end = ref.range ? ref.range.end + 1 : source.size;
@@ -147,8 +154,41 @@ async function scanSegment(
       },
     );
   }
-  const scan = await scanMp4(source, opts.limits, budget, { start: ref.range?.start ?? 0, end }, hint);
+  const scan = await scanMp4(
+    scanVia ? scanVia(source) : source,
+    opts.limits,
+    budget,
+    { start: ref.range?.start ?? 0, end },
+    hint,
+  );
   return [source, scan, end];
+}
+
+/** Below this average size, segments that are byte ranges of one file are scanned through a ReadAheadSource. */
+const SMALL_SEGMENT = 128 * 1024;
+
+function smallSegments(segments: readonly MpdSegmentRef[]): boolean {
+  let bytes = 0;
+  let ranged = 0;
+  for (const s of segments) {
+    if (!s.range) continue;
+    ranged++;
+    bytes += s.range.end + 1 - s.range.start;
+  }
+  return ranged > 1 && ranged === segments.length && bytes / ranged < SMALL_SEGMENT;
+}
+
+/** One ReadAheadSource per underlying source, for the scans of one representation. */
+function readAheadFor(): (source: Source) => Source {
+  const views = new Map<Source, ReadAheadSource>();
+  return (source) => {
+    let v = views.get(source);
+    if (!v) {
+      v = new ReadAheadSource(source);
+      views.set(source, v);
+    }
+    return v;
+  };
 }
 
 /** Maps with at most `limit` calls in flight, results in input order. */

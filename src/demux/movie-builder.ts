@@ -14,6 +14,8 @@ import { readTrackHeader, type TrackHeader } from './track-header.js';
 /** The tracks declared by one moov (a file's, or a DASH representation's init segment). */
 export interface InitContext {
   tracks: Map<number, FragmentTrackState>;
+  /** Moofs still to come for these tracks, when the reader knows (see expectMoofs). */
+  expectedMoofs?: number;
 }
 
 interface PendingTrack {
@@ -103,6 +105,14 @@ export class MovieBuilder {
     return context;
   }
 
+  /**
+   * Says how many moofs will follow for these tracks, so that after the first one the
+   * sample columns can be sized for all of them at once.
+   */
+  expectMoofs(context: InitContext, count: number): void {
+    context.expectedMoofs = count;
+  }
+
   /** Adds the samples of one moof. */
   addMoof(context: InitContext, moof: MoofBytes, place: MoofPlace): void {
     for (const state of context.tracks.values()) {
@@ -114,6 +124,11 @@ export class MovieBuilder {
       }
     }
     readMoofSamples(moof, place, context.tracks, this.limits);
+    const expected = context.expectedMoofs ?? 0;
+    for (const state of context.tracks.values()) {
+      // Fragments of a track are alike: size for all of them, with a little slack.
+      if (state.fragments === 1 && expected > 1) state.samples.expect(state.samples.count * expected * 1.02 + 16);
+    }
   }
 
   finish(layout: MovieLayout): Movie {

@@ -24,6 +24,7 @@ export async function readMp4Movie(source: Source, limits: Limits): Promise<Movi
     builder.compatibleBrands = scan.ftyp.compatibleBrands;
   }
   const context = builder.addInit(scan.moov, sourceIndex);
+  builder.expectMoofs(context, scan.moofs.length);
   for (const moof of scan.moofs) {
     builder.addMoof(context, moof, { start: moof.start, sourceIndex, dataEnd: source.size, source: source.key });
   }

@@ -69,6 +69,15 @@ export class SampleTableBuilder {
     return first;
   }
 
+  /**
+   * Grows the columns to hold `total` samples in all, at once: a reader that can estimate
+   * the final count saves the repeated doubling (and the fresh pages each doubling touches).
+   */
+  expect(total: number): void {
+    const want = Math.min(Math.ceil(total), this.maxSamples);
+    if (want > this.capacity) this.grow(want);
+  }
+
   /** Starts the sdtp column (zeros for samples already added). */
   withDependency(): Uint8Array {
     if (!this.dependency) this.dependency = new Uint8Array(this.capacity);
@@ -95,18 +104,21 @@ export class SampleTableBuilder {
 
   finish(): SampleTable {
     const n = this.count;
-    // slice() copies into right-sized buffers so the spare capacity is freed.
+    // Views when little capacity is spare (a good estimate); otherwise copies into
+    // right-sized buffers so the spare capacity is freed.
+    const cut = <T extends Float64Array | Uint32Array | Int32Array | Uint8Array>(a: T): T =>
+      (this.capacity - n <= n / 16 ? a.subarray(0, n) : a.slice(0, n)) as T;
     return {
       count: n,
-      sourceIndex: this.sourceIndex.slice(0, n),
-      offset: this.offset.slice(0, n),
-      size: this.size.slice(0, n),
-      decodeTime: this.decodeTime.slice(0, n),
-      compositionOffset: this.compositionOffset.slice(0, n),
-      duration: this.duration.slice(0, n),
-      sync: this.sync.slice(0, n),
-      descriptionIndex: this.descriptionIndex.slice(0, n),
-      dependency: this.dependency ? this.dependency.slice(0, n) : null,
+      sourceIndex: cut(this.sourceIndex),
+      offset: cut(this.offset),
+      size: cut(this.size),
+      decodeTime: cut(this.decodeTime),
+      compositionOffset: cut(this.compositionOffset),
+      duration: cut(this.duration),
+      sync: cut(this.sync),
+      descriptionIndex: cut(this.descriptionIndex),
+      dependency: this.dependency ? cut(this.dependency) : null,
     };
   }
 }

@@ -44,3 +44,28 @@ test('more samples than the limit is a SAMPLE_LIMIT error', () => {
   );
   assert.equal(b.count, 60);
 });
+
+test('expect() sizes the columns once; finish() then returns views, or right-sized copies when much is spare', () => {
+  const b = new SampleTableBuilder(1_000_000, {}, 16);
+  b.expect(1000);
+  const offsets = b.offset;
+  for (let run = 0; run < 10; run++) {
+    const first = b.reserve(98);
+    for (let i = 0; i < 98; i++) b.size[first + i] = first + i;
+  }
+  assert.equal(b.offset, offsets, 'no column was reallocated');
+  const t = b.finish();
+  assert.equal(t.count, 980);
+  assert.equal(t.size.length, 980);
+  assert.equal(t.size.buffer.byteLength, 1000 * 4, 'a view of the expected capacity');
+  assert.equal(t.size[979], 979);
+
+  const loose = new SampleTableBuilder(1_000_000, {}, 16);
+  loose.expect(1000);
+  loose.reserve(500);
+  assert.equal(loose.finish().size.buffer.byteLength, 500 * 4, 'copied: half was spare');
+  // expect() never goes past the limit.
+  const capped = new SampleTableBuilder(100, {}, 16);
+  capped.expect(1e9);
+  assert.equal(capped.offset.length, 100);
+});

@@ -81,6 +81,7 @@ export function buildComposition(pieces: readonly (readonly TrackPiece[])[], tim
   const single = pieces.length === 1;
   const tracks: OutputTrack[] = first.map((tp, t) => {
     const builder = new SampleTableBuilder(maxSamples, { path: `track ${t + 1}` });
+    builder.expect(pieces.reduce((n, piece) => n + piece[t]!.range.end - piece[t]!.range.first, 0));
     const descriptions: SampleDescription[] = [];
     const edits: Edit[] = [];
     // Where the next piece's samples may start decoding, and where the media presented so

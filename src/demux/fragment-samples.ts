@@ -1,7 +1,13 @@
 import { VvfError } from '../errors.js';
 import { isNonSync } from '../isobmff/boxes/sample-flags.js';
-import { tfdtCodec } from '../isobmff/boxes/tfdt.js';
-import { TFHD_DEFAULT_BASE_IS_MOOF, type TfhdBox, tfhdCodec } from '../isobmff/boxes/tfhd.js';
+import {
+  TFHD_BASE_DATA_OFFSET,
+  TFHD_DEFAULT_BASE_IS_MOOF,
+  TFHD_DEFAULT_DURATION,
+  TFHD_DEFAULT_FLAGS,
+  TFHD_DEFAULT_SIZE,
+  TFHD_SAMPLE_DESCRIPTION_INDEX,
+} from '../isobmff/boxes/tfhd.js';
 import type { TrexBox } from '../isobmff/boxes/trex.js';
 import {
   TRUN_DATA_OFFSET,
@@ -12,7 +18,7 @@ import {
   TRUN_SAMPLE_SIZE,
 } from '../isobmff/boxes/trun.js';
 import { Cursor } from '../isobmff/cursor.js';
-import { type BoxHeader, readBoxHeader, readFullBox } from '../isobmff/header.js';
+import { readBoxHeader, readFullBox } from '../isobmff/header.js';
 import type { Limits } from '../limits.js';
 import type { SampleTableBuilder } from '../model/sample-table.js';
 
@@ -52,7 +58,6 @@ const DEPENDS_ON_MASK = 0x0300_0000;
 /** One child box of a traf: its payload as a cursor. */
 interface Child {
   type: string;
-  header: BoxHeader;
   body: Cursor;
 }
 
@@ -109,7 +114,7 @@ export function readMoofSamples(
         count(body);
         const at = body.position;
         const ch = readBoxHeader(body, body.endOffset);
-        traf.push({ type: ch.type, header: ch, body: body.sub(ch.size - (body.position - at), `${trafPath}/${ch.type}`) });
+        traf.push({ type: ch.type, body: body.sub(ch.size - (body.position - at), `${trafPath}/${ch.type}`) });
       }
     } catch (e) {
       throw located(e, place);
@@ -117,7 +122,7 @@ export function readMoofSamples(
     const tfhdBox = traf.find((b) => b.type === 'tfhd');
     if (!tfhdBox)
       throw new VvfError('BOX_MISSING', 'traf has no tfhd', { path: trafPath, offset: trafStart, source: place.source });
-    const tfhd: TfhdBox = parse(() => tfhdCodec.parse(tfhdBox.body, tfhdBox.header), place);
+    const tfhd = parse(() => readTfhd(tfhdBox.body), place);
     const track = tracks.get(tfhd.trackId);
     if (!track) {
       throw new VvfError('MEDIA_INCONSISTENT', `traf refers to track ${tfhd.trackId}, which moov does not declare`, {
@@ -131,20 +136,20 @@ export function readMoofSamples(
     const base =
       tfhd.baseDataOffset !== undefined
         ? tfhd.baseDataOffset
-        : (tfhd.flags & TFHD_DEFAULT_BASE_IS_MOOF) !== 0 || firstTraf
+        : (tfhd.boxFlags & TFHD_DEFAULT_BASE_IS_MOOF) !== 0 || firstTraf
           ? place.start
           : previousTrafEnd;
     firstTraf = false;
     const tfdtBox = traf.find((b) => b.type === 'tfdt');
-    const tfdt = tfdtBox ? parse(() => tfdtCodec.parse(tfdtBox.body, tfdtBox.header), place) : undefined;
+    const decodeTime = tfdtBox ? parse(() => readTfdt(tfdtBox.body), place) : undefined;
     const run: RunState = {
-      t: tfdt ? tfdt.baseMediaDecodeTime : track.nextDecodeTime,
+      t: decodeTime ?? track.nextDecodeTime,
       next: base,
       base,
-      descriptionIndex: tfhd.sampleDescriptionIndex ?? trex?.defaultSampleDescriptionIndex ?? 1,
-      defaultDuration: tfhd.defaultSampleDuration ?? trex?.defaultSampleDuration,
-      defaultSize: tfhd.defaultSampleSize ?? trex?.defaultSampleSize,
-      defaultFlags: tfhd.defaultSampleFlags ?? trex?.defaultSampleFlags ?? 0,
+      descriptionIndex: tfhd.descriptionIndex ?? trex?.defaultSampleDescriptionIndex ?? 1,
+      defaultDuration: tfhd.duration ?? trex?.defaultSampleDuration,
+      defaultSize: tfhd.size ?? trex?.defaultSampleSize,
+      defaultFlags: tfhd.flags ?? trex?.defaultSampleFlags ?? 0,
     };
     let trunIndex = 0;
     for (const child of traf) {
@@ -156,6 +161,42 @@ export function readMoofSamples(
     track.nextDecodeTime = run.t;
     previousTrafEnd = run.next;
   }
+}
+
+/**
+ * The fields of a tfhd the sample reader uses, in one fixed shape (tfhdCodec builds a
+ * box for writing back; this runs once per fragment of every track).
+ */
+interface TfhdFields {
+  boxFlags: number;
+  trackId: number;
+  baseDataOffset: number | undefined;
+  descriptionIndex: number | undefined;
+  duration: number | undefined;
+  size: number | undefined;
+  flags: number | undefined;
+}
+
+function readTfhd(c: Cursor): TfhdFields {
+  const f = readFullBox(c).flags;
+  const trackId = c.u32();
+  return {
+    boxFlags: f,
+    trackId,
+    baseDataOffset: f & TFHD_BASE_DATA_OFFSET ? c.u64() : undefined,
+    descriptionIndex: f & TFHD_SAMPLE_DESCRIPTION_INDEX ? c.u32() : undefined,
+    duration: f & TFHD_DEFAULT_DURATION ? c.u32() : undefined,
+    size: f & TFHD_DEFAULT_SIZE ? c.u32() : undefined,
+    flags: f & TFHD_DEFAULT_FLAGS ? c.u32() : undefined,
+  };
+}
+
+/** baseMediaDecodeTime of a tfdt. */
+function readTfdt(c: Cursor): number {
+  const { version } = readFullBox(c);
+  // The layout of other versions is unknown: refuse rather than guess.
+  if (version > 1) throw c.error('UNSUPPORTED', `tfdt version ${version}`);
+  return version === 1 ? c.u64() : c.u32();
 }
 
 /** Running position of a traf's samples across its truns. */

@@ -30,7 +30,10 @@ export async function scanMp4(
   budget: { metadataBytes: number },
   region: { start?: number; end?: number } = {},
   fragmentHint?: { bytes: number },
-  /** 'all' also parses every moof into a tree (for listings); by default moofs stay bytes. */
+  /**
+   * 'all' parses every metadata box into a tree (for listings); by default moofs stay
+   * bytes and sidx and styp are only counted.
+   */
   trees: 'all' | 'except-moof' = 'except-moof',
 ): Promise<Mp4Scan> {
   const scan: Mp4Scan = { moofs: [], sidxCount: 0, hasMfra: false, boxes: [] };
@@ -48,6 +51,12 @@ export async function scanMp4(
       // A view of the scanner's read buffer, which is never reused: safe to keep.
       scan.moofs.push({ start: header.start, bytes, path });
       if (trees !== 'all') continue;
+    }
+    // The movie needs no more of a segment's sidx or styp than that it is there: a
+    // segmented hour has thousands of them.
+    if (trees !== 'all' && (header.type === 'sidx' || header.type === 'styp')) {
+      if (header.type === 'sidx') scan.sidxCount++;
+      continue;
     }
     const nodes = parseBoxTree(bytes, header.start, '', { limits, source: source.key });
     // The tree's top-level path is the box's own; give repeated boxes their ordinal.

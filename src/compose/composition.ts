@@ -95,10 +95,16 @@ export function buildComposition(pieces: readonly (readonly TrackPiece[])[], tim
       const descMap = mapDescriptions(track.descriptions, descriptions);
       const srcMap = movie.sources.map(indexOf);
       const s = track.samples;
-      const firstDts = range.end > range.first ? (s.decodeTime[range.first] ?? 0) : 0;
+      // Typed arrays held in locals: these loops run once per sample of the output.
+      const dts = s.decodeTime;
+      const cto = s.compositionOffset;
+      const dur = s.duration;
+      const firstDts = range.end > range.first ? (dts[range.first] as number) : 0;
       let lead = 0;
-      for (let k = range.first; k < range.end; k++)
-        lead = Math.min(lead, (s.decodeTime[k] ?? 0) + (s.compositionOffset[k] ?? 0) - firstDts);
+      for (let k = range.first; k < range.end; k++) {
+        const v = (dts[k] as number) + (cto[k] as number) - firstDts;
+        if (v < lead) lead = v;
+      }
       const base = Math.max(decodeEnd, presentEnd - lead);
       // A gap in decode time is carried by the previous sample's duration.
       if (base > decodeEnd && builder.count > 0)
@@ -106,10 +112,14 @@ export function buildComposition(pieces: readonly (readonly TrackPiece[])[], tim
       const shift = base - firstDts;
       const n = range.end - range.first;
       const at = builder.reserve(n);
+      const inSource = s.sourceIndex;
+      const inDescription = s.descriptionIndex;
+      const outSource = builder.sourceIndex;
+      const outDescription = builder.descriptionIndex;
       for (let i = 0; i < n; i++) {
         const k = range.first + i;
-        builder.sourceIndex[at + i] = srcMap[s.sourceIndex[k] ?? 0] ?? 0;
-        builder.descriptionIndex[at + i] = descMap[(s.descriptionIndex[k] ?? 1) - 1] ?? 1;
+        outSource[at + i] = srcMap[inSource[k] as number] ?? 0;
+        outDescription[at + i] = descMap[(inDescription[k] as number) - 1] ?? 1;
       }
       builder.offset.set(s.offset.subarray(range.first, range.end), at);
       builder.size.set(s.size.subarray(range.first, range.end), at);
@@ -117,7 +127,8 @@ export function buildComposition(pieces: readonly (readonly TrackPiece[])[], tim
       builder.duration.set(s.duration.subarray(range.first, range.end), at);
       builder.sync.set(s.sync.subarray(range.first, range.end), at);
       if (s.dependency) builder.withDependency().set(s.dependency.subarray(range.first, range.end), at);
-      for (let i = 0; i < n; i++) builder.decodeTime[at + i] = (s.decodeTime[range.first + i] ?? 0) + shift;
+      const outDts = builder.decodeTime;
+      for (let i = 0; i < n; i++) outDts[at + i] = (dts[range.first + i] as number) + shift;
       for (const e of pieceEdits) edits.push({ mediaTime: e.mediaTime === -1 ? -1 : e.mediaTime + shift, duration: e.duration });
       // Pad to the piece's length so the next piece starts together on every track.
       if (p < pieces.length - 1) {
@@ -125,11 +136,16 @@ export function buildComposition(pieces: readonly (readonly TrackPiece[])[], tim
         const mine = editsDuration(pieceEdits);
         if (length > mine) edits.push({ mediaTime: -1, duration: length - mine });
       }
-      decodeEnd = base;
+      let end = base;
+      let shown = presentEnd;
       for (let i = range.first; i < range.end; i++) {
-        presentEnd = Math.max(presentEnd, decodeEnd + (s.compositionOffset[i] ?? 0) + (s.duration[i] ?? 0));
-        decodeEnd += s.duration[i] ?? 0;
+        const d = dur[i] as number;
+        const v = end + (cto[i] as number) + d;
+        if (v > shown) shown = v;
+        end += d;
       }
+      decodeEnd = end;
+      presentEnd = shown;
     }
     const keepNoEdits = single && tp.edits === null;
     const samples = builder.finish();

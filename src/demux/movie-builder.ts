@@ -126,8 +126,8 @@ export class MovieBuilder {
     readMoofSamples(moof, place, context.tracks, this.limits);
     const expected = context.expectedMoofs ?? 0;
     for (const state of context.tracks.values()) {
-      // Fragments of a track are alike: size for all of them, with a little slack.
-      if (state.fragments === 1 && expected > 1) state.samples.expect(state.samples.count * expected * 1.02 + 16);
+      // Fragments of a track are alike: size for all of them, with slack for a short first one (audio priming).
+      if (state.fragments === 1 && expected > 1) state.samples.expect(state.samples.count * expected * 1.1 + 16);
     }
   }
 

@@ -107,7 +107,7 @@ export class SampleTableBuilder {
     // Views when little capacity is spare (a good estimate); otherwise copies into
     // right-sized buffers so the spare capacity is freed.
     const cut = <T extends Float64Array | Uint32Array | Int32Array | Uint8Array>(a: T): T =>
-      (this.capacity - n <= n / 16 ? a.subarray(0, n) : a.slice(0, n)) as T;
+      (this.capacity - n <= n / 8 ? a.subarray(0, n) : a.slice(0, n)) as T;
     return {
       count: n,
       sourceIndex: cut(this.sourceIndex),

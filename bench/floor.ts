@@ -8,7 +8,7 @@
 //
 // Run: `npm run bench:floor` (after `make bench` made the media). Needs root to drop the page cache.
 import { execFileSync, spawn } from 'node:child_process';
-import { constants } from 'node:fs';
+import { constants, readSync } from 'node:fs';
 import { open, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -64,6 +64,15 @@ async function child(depth: number, mode: string): Promise<void> {
     throw new Error('no aligned buffer for O_DIRECT');
   };
   const buffers = await Promise.all(Array.from({ length: depth }, aligned));
+  if (mode === 'sync') {
+    // Blocking reads, one at a time: no thread pool hand-off, so from the page cache this is the syscalls alone.
+    const b = buffers[0]!;
+    const fds = new Map([...handles].map(([f, h]) => [f, h.fd]));
+    const t = performance.now();
+    for (const j of list) readSync(fds.get(j.file)!, b, 0, READ_BYTES, j.offset);
+    process.stdout.write(`${JSON.stringify({ reads: list.length, ms: performance.now() - t })}\n`);
+    return;
+  }
   let next = 0;
   const t0 = performance.now();
   await Promise.all(
@@ -106,8 +115,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function main(): Promise<void> {
   const rows: { depth: number; mode: string; cold: number; warm: number }[] = [];
   let reads = 0;
-  for (const mode of ['buffered', 'direct']) {
-    for (const depth of DEPTHS) {
+  for (const mode of ['buffered', 'sync', 'direct']) {
+    for (const depth of mode === 'sync' ? [1] : DEPTHS) {
       const cold: number[] = [];
       for (let i = 0; i < RUNS; i++) {
         await dropCaches();
@@ -125,7 +134,7 @@ async function main(): Promise<void> {
     }
   }
   const best = Math.min(...rows.map((r) => r.cold));
-  const bestWarm = Math.min(...rows.filter((r) => r.mode === 'buffered').map((r) => r.warm));
+  const bestWarm = Math.min(...rows.filter((r) => r.mode !== 'direct').map((r) => r.warm));
   process.stdout.write(`${JSON.stringify({ reads, rows, bestColdMs: best, bestWarmMs: bestWarm })}\n`);
 
   const table = rows
@@ -142,6 +151,7 @@ so every one of the ${reads} moofs must be read before the first byte exists. Th
 (${READ_BYTES} bytes at the start of each media segment of the manifest's SegmentList, nothing parsed), in a fresh process,
 with as many reads in flight as the depth (the thread pool sized to match); medians of ${RUNS}. Cold: page cache dropped first,
 as \`make bench\` does for ffmpeg and vvf alike. O_DIRECT bypasses the page cache and its read-ahead: the device's own floor.
+\`sync\` is \`readSync\`, one read at a time on the main thread: no thread-pool hand-off, so warm it is the system calls alone.
 
 | reads | in flight | cold | warm |
 | --- | ---: | ---: | ---: |

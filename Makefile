@@ -13,25 +13,27 @@ help:
 
 # Debian packages: ffmpeg (fixtures, the reference for every media test), curl (a real HTTP client in tests),
 # chromium (a real browser plays and seeks a served file; Debian's build has H.264 and AAC),
-# redis-server (the tests start their own, on loopback, for the shared store).
+# redis-server (the tests start their own, on loopback, for the shared store), g++ (the native addon).
 system-deps:
 	@missing=""; \
 	command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || missing="$$missing ffmpeg"; \
 	command -v curl >/dev/null || missing="$$missing curl"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v g++ >/dev/null || missing="$$missing g++"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing$$missing from Debian's packages"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# npm packages when node_modules is missing or older than the lockfile. `npm install`
-# rather than `npm ci`: the lockfile pins every version, and this registry's lockfiles
-# omit the optional platform builds of some tools, which `npm ci` refuses.
+# npm packages, exactly as the lockfile pins them, when node_modules is missing or older than it.
 node-deps:
 	@if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi
 
+# The native addon (native/send-pieces.c: sendfile for serving) with node-gyp, which npm
+# brings, against Node's own headers; then the TypeScript.
 build: node-deps
+	@npm run --silent build:native >/dev/null
 	@npx tsc -p tsconfig.build.json
 
 setup: system-deps node-deps build

@@ -39,6 +39,8 @@ export const ErrorCodes = {
   SOURCE_RANGE: 'read outside the source',
   /** The configured roots or origins do not allow this path or URL. */
   SOURCE_FORBIDDEN: 'source not allowed by the configured roots or origins',
+  /** The client went away, or stopped reading for longer than the send timeout, mid-response. */
+  CLIENT_GONE: 'the client went away or stopped reading',
   /** Command-line or API usage error. */
   USAGE: 'usage error',
   /** An internal invariant failed: a bug in vvf. */

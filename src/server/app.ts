@@ -17,7 +17,7 @@ import { ServerMetrics } from './metrics.js';
 import { renderIndexPage } from './page.js';
 import { pageDataFor } from './page-data.js';
 import { type Registered, Registry, recipeId } from './registry.js';
-import { serveFile } from './serve-file.js';
+import { type ServeFileOptions, serveFile } from './serve-file.js';
 import { isSignedPath, verifySignedPath } from './signed-url.js';
 
 /** A running `vvf serve`. */
@@ -57,11 +57,19 @@ export async function startServer(config: ServeConfig, opts: { log?: LogSink; st
     metrics.cache.inc({ result: known ? 'hit' : 'miss' });
     return known ?? registry.register(recipe);
   };
-  const serveOptions = (entry: Registered) => ({
-    cacheControl: config.cacheControl,
-    maxRanges: config.maxRanges,
-    lastModified: entry.created,
-  });
+  // Body bytes the sendfile path sends behind res.write, counted per response for logs and metrics.
+  const sentCounters = new WeakMap<ServerResponse, (bytes: number) => void>();
+  const serveOptions = (entry: Registered, res: ServerResponse): ServeFileOptions => {
+    const onSent = sentCounters.get(res);
+    return {
+      cacheControl: config.cacheControl,
+      maxRanges: config.maxRanges,
+      lastModified: entry.created,
+      sendfile: config.sendfile !== 'off',
+      sendTimeoutMs: config.sendTimeoutMs,
+      ...(onSent ? { onSent } : {}),
+    };
+  };
   const root = config.roots[0];
   const underRoot = (recipe: Recipe) => (root ? resolveRecipePaths(recipe, (p) => resolve(root, p)) : recipe);
   let baseUrl = '';
@@ -115,7 +123,7 @@ export async function startServer(config: ServeConfig, opts: { log?: LogSink; st
       if (!config.signingKey)
         throw new VvfError('SOURCE_FORBIDDEN', 'signed URLs are not enabled on this server (no signing key)');
       const entry = await fileFor(underRoot(verifySignedPath(path, config.signingKey)));
-      await serveFile(req, res, entry.file, serveOptions(entry));
+      await serveFile(req, res, entry.file, serveOptions(entry, res));
       return;
     }
     const dash = /^\/dash\/(.+\.mpd)\.mp4$/.exec(path);
@@ -126,7 +134,7 @@ export async function startServer(config: ServeConfig, opts: { log?: LogSink; st
         return rep ? { source: manifest, representation: rep } : { source: manifest, kind };
       };
       const entry = await fileFor(underRoot(parseRecipe({ tracks: [pick('video'), pick('audio')] })));
-      await serveFile(req, res, entry.file, serveOptions(entry));
+      await serveFile(req, res, entry.file, serveOptions(entry, res));
       return;
     }
     if (path === '/healthz') {
@@ -158,7 +166,7 @@ export async function startServer(config: ServeConfig, opts: { log?: LogSink; st
           json(res, 404, { error: 'NOT_FOUND', message: `no virtual file ${m[1]}` }, method === 'HEAD');
           return;
         }
-        await serveFile(req, res, entry.file, serveOptions(entry));
+        await serveFile(req, res, entry.file, serveOptions(entry, res));
         return;
       }
       res.writeHead(405, { allow: m[2] ? 'GET, HEAD' : 'DELETE', 'content-length': 0 }).end();
@@ -177,6 +185,11 @@ export async function startServer(config: ServeConfig, opts: { log?: LogSink; st
       if (typeof chunk === 'string') bytes += Buffer.byteLength(chunk);
       else if (chunk instanceof Uint8Array) bytes += chunk.length;
     };
+    sentCounters.set(res, (n) => {
+      if (firstByte === 0) firstByte = performance.now();
+      bytes += n;
+      metrics.kernelBytes.inc({}, n);
+    });
     const write = res.write.bind(res);
     res.write = ((chunk: Uint8Array | string, ...rest: never[]) => {
       count(chunk);

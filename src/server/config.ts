@@ -34,6 +34,13 @@ export interface ServeConfig {
   redisUrl?: string;
   /** Bytes of compiled files kept in memory in front of the store. */
   memoryCacheBytes: number;
+  /**
+   * `auto`: send local files' bytes with sendfile(2) when the native addon is built (no
+   * copy through user space, as nginx's `sendfile on`); `off`: always copy.
+   */
+  sendfile: 'auto' | 'off';
+  /** How long a client may stop reading mid-response before it is cut (nginx's send_timeout). */
+  sendTimeoutMs: number;
 }
 
 export const defaultServeConfig: Readonly<ServeConfig> = Object.freeze({
@@ -47,6 +54,8 @@ export const defaultServeConfig: Readonly<ServeConfig> = Object.freeze({
   idleTimeoutMs: 5_000,
   sourceTimeoutMs: 10_000,
   memoryCacheBytes: 256 * 1024 * 1024,
+  sendfile: 'auto',
+  sendTimeoutMs: 60_000,
 });
 
 const ENV: Record<string, keyof ServeConfig> = {
@@ -64,6 +73,8 @@ const ENV: Record<string, keyof ServeConfig> = {
   VVF_STORE: 'storePath',
   VVF_REDIS: 'redisUrl',
   VVF_MEMORY_CACHE_BYTES: 'memoryCacheBytes',
+  VVF_SENDFILE: 'sendfile',
+  VVF_SEND_TIMEOUT_MS: 'sendTimeoutMs',
 };
 
 const NUMBERS = new Set<keyof ServeConfig>([
@@ -73,6 +84,7 @@ const NUMBERS = new Set<keyof ServeConfig>([
   'idleTimeoutMs',
   'sourceTimeoutMs',
   'memoryCacheBytes',
+  'sendTimeoutMs',
 ]);
 const LISTS = new Set<keyof ServeConfig>(['roots', 'origins']);
 /** Settings without a default that the config file may hold. */
@@ -90,6 +102,8 @@ function coerce(key: keyof ServeConfig, value: unknown, where: string): unknown 
     throw new VvfError('USAGE', `${where}: ${key} must be a list of strings`);
   }
   if (typeof value !== 'string') throw new VvfError('USAGE', `${where}: ${key} must be a string`);
+  if (key === 'sendfile' && value !== 'auto' && value !== 'off')
+    throw new VvfError('USAGE', `${where}: sendfile must be "auto" or "off"`);
   return value;
 }
 

@@ -68,6 +68,10 @@ const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 export class ServerMetrics {
   readonly requests = new Counter('vvf_http_requests_total', 'HTTP requests answered, by method and status.');
   readonly bytes = new Counter('vvf_http_response_bytes_total', 'Body bytes sent.');
+  readonly kernelBytes = new Counter(
+    'vvf_http_sendfile_bytes_total',
+    'Body bytes sent with sendfile(2), from the page cache to the socket (part of vvf_http_response_bytes_total).',
+  );
   readonly firstByte = new Histogram(
     'vvf_http_time_to_first_byte_seconds',
     'Time from request to the first body byte (or the headers, with no body).',
@@ -78,6 +82,6 @@ export class ServerMetrics {
   readonly sourceErrors = new Counter('vvf_source_errors_total', 'Source reads that failed, by error code.');
 
   render(): string {
-    return `${[this.requests, this.bytes, this.firstByte, this.cache, this.sourceReads, this.sourceErrors].map((m) => m.render()).join('\n')}\n`;
+    return `${[this.requests, this.bytes, this.kernelBytes, this.firstByte, this.cache, this.sourceReads, this.sourceErrors].map((m) => m.render()).join('\n')}\n`;
   }
 }

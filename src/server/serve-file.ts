@@ -1,9 +1,13 @@
+import { fstatSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { VirtualFile } from '../virtual/virtual-file.js';
+import type { Socket } from 'node:net';
+import { VvfError } from '../errors.js';
+import type { PlannedPiece, VirtualFile } from '../virtual/virtual-file.js';
 import { BufferPool } from './buffer-pool.js';
 import { evaluateConditions, httpDate, ifRangeAllows, type Validators } from './conditional.js';
 import { sendError } from './errors.js';
 import { type ByteRange, contentRange, parseRange, planMultipart, unsatisfiedRange } from './http-ranges.js';
+import { type KernelPiece, kernelSender, sendToSocket, socketDescriptor } from './kernel-send.js';
 
 export interface ServeFileOptions {
   cacheControl: string;
@@ -11,6 +15,17 @@ export interface ServeFileOptions {
   lastModified: Date;
   /** Bytes per source read while streaming. */
   chunkSize?: number;
+  /**
+   * Send local files' bytes with sendfile(2) when the native addon is built and the
+   * socket is plain TCP (default true): no copy through user space.
+   */
+  sendfile?: boolean;
+  /** How long a client may stop reading before the response is cut (sendfile path; nginx's send_timeout). */
+  sendTimeoutMs?: number;
+  /** Bytes of a range handed to the kernel per native call (sendfile path; default 8 MiB). */
+  sendWindow?: number;
+  /** Told the count of body bytes sent behind `res.write` (the sendfile path). */
+  onSent?: (bytes: number) => void;
 }
 
 const CHUNK = 1 << 20;
@@ -71,6 +86,7 @@ export async function serveFile(
       res.writeHead(status, out).end();
       return;
     }
+    if (opts.sendfile !== false && (await sendByKernel(res, file, r, () => res.writeHead(status, out), opts))) return;
     await sendBody(res, file, [{ range: r }], chunk, () => res.writeHead(status, out));
     return;
   }
@@ -185,6 +201,107 @@ async function sendBody(
     sendError(res, e);
   }
 }
+
+/** Bytes planned and handed to the kernel per native call. */
+const SEND_WINDOW = 8 << 20;
+const DEFAULT_SEND_TIMEOUT = 60_000;
+
+/**
+ * Sends a range with sendfile(2): each window of the range is planned
+ * ({@link VirtualFile.planPieces}: held bytes and ranges of opened files) and written by
+ * one native call that moves file bytes from the page cache to the socket, as nginx does.
+ * Node writes the status line and headers, which reach the kernel before any body byte;
+ * nothing else writes to the socket until the last window is done. Returns false, having
+ * sent nothing, when this cannot be used (no addon, TLS, a source that is not a local
+ * file): the caller then streams through user space.
+ */
+async function sendByKernel(
+  res: ServerResponse,
+  file: VirtualFile,
+  range: ByteRange,
+  start: () => void,
+  opts: ServeFileOptions,
+): Promise<boolean> {
+  const sender = kernelSender();
+  // A response waiting behind a pipelined one has no socket yet: it streams as usual.
+  const socket = res.socket;
+  if (sender === null || socket === null || socketDescriptor(socket) === undefined) return false;
+  const end = range.end + 1;
+  let at = range.start;
+  let started = false;
+  try {
+    while (at < end) {
+      const length = Math.min(opts.sendWindow ?? SEND_WINDOW, end - at);
+      const plan = await file.planPieces(at, length);
+      if (!plan.every((p) => p instanceof Uint8Array || p.source.descriptor !== undefined)) {
+        if (!started) return false;
+        throw new VvfError('BUG', 'a source without a descriptor in the middle of a sendfile response');
+      }
+      const leases: { fd: number; release(): void }[] = [];
+      let sending: Promise<number>;
+      try {
+        const pieces: KernelPiece[] = [];
+        for (const p of plan) {
+          if (p instanceof Uint8Array) pieces.push(p);
+          else {
+            const lease = await p.source.descriptor!();
+            leases.push(lease);
+            pieces.push([lease.fd, p.offset, p.length]);
+          }
+        }
+        if (res.destroyed) return true;
+        if (!started) {
+          // A file cut short since it was opened would otherwise show only mid-body, as a
+          // cut connection: check before the status line, so it gets a 502 like a failed read.
+          checkLengths(plan, pieces);
+          start();
+          started = true;
+          res.flushHeaders();
+          await headersWritten(socket);
+        }
+        const fd = socketDescriptor(socket);
+        if (fd === undefined || res.destroyed) {
+          res.destroy();
+          return true;
+        }
+        sending = sendToSocket(sender, fd, pieces, opts.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT);
+      } finally {
+        // The native call has its own duplicates of the descriptors.
+        for (const l of leases) l.release();
+      }
+      opts.onSent?.(await sending);
+      at += length;
+    }
+    res.end();
+  } catch (e) {
+    sendError(res, e);
+  }
+  return true;
+}
+
+/** SOURCE_CHANGED unless every file in the plan still reaches past its range. */
+function checkLengths(plan: PlannedPiece[], pieces: KernelPiece[]): void {
+  plan.forEach((p, i) => {
+    const k = pieces[i];
+    if (p instanceof Uint8Array || !Array.isArray(k)) return;
+    const size = fstatSync(k[0]).size;
+    if (size < p.offset + p.length) {
+      throw new VvfError('SOURCE_CHANGED', `file is now ${size} bytes, shorter than when it was opened`, {
+        source: p.source.key,
+      });
+    }
+  });
+}
+
+/** Resolves once everything Node has queued on the socket (the response head) is in the kernel. */
+function headersWritten(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    if (socket.destroyed) resolve();
+    else socket.write(EMPTY, () => resolve());
+  });
+}
+
+const EMPTY = new Uint8Array(0);
 
 function drained(res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {

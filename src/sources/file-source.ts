@@ -118,6 +118,13 @@ export class FileSource implements Source {
     }
   }
 
+  async descriptor(): Promise<{ fd: number; release(): void }> {
+    if (this.closed) throw closedError(this.key);
+    // The pool reopens an evicted descriptor and checks the file is still the one we saw.
+    const lease = await this.pool.acquire(this, this.reopen);
+    return { fd: lease.handle.fd, release: () => lease.release() };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -21,6 +21,12 @@ export interface Source {
    * callers that reuse buffers. Optional: sources without it are read with `read` and copied.
    */
   readInto?(target: Uint8Array, offset: number): Promise<void>;
+  /**
+   * The descriptor of an open local file, for a caller that hands file ranges to the
+   * kernel (sendfile). Optional: only local files have one. The caller must call
+   * `release()` once it has duplicated the descriptor or is done with it.
+   */
+  descriptor?(): Promise<{ fd: number; release(): void }>;
   /** Releases descriptors / connections. Reads after close fail. */
   close(): Promise<void>;
   /** Bytes read so far through this source (for checking metadata reads stay small). */

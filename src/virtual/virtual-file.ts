@@ -62,6 +62,9 @@ const MAX_SPAN_GAP = 64 << 10;
 const MAX_SPAN = 8 << 20;
 const EMPTY = new Uint8Array(0);
 
+/** A piece of a planned range: held bytes, or a range of an opened source. */
+export type PlannedPiece = Uint8Array | { index: number; source: Source; offset: number; length: number };
+
 /** Extents of one source read with one source read: members are (piece index, source offset, length) triples. */
 interface Span {
   source: number;
@@ -210,6 +213,50 @@ export class VirtualFile implements Source {
     const pieces = await this.readExtents(offset, offset + length, scratch);
     this.bytesReadSoFar += length;
     return pieces;
+  }
+
+  /**
+   * What bytes `[offset, offset + length)` are made of, in order, without reading any
+   * source: views of the held bytes, and ranges of opened sources (neighbouring extents
+   * that are contiguous in their source merged into one range). For senders that move
+   * source bytes themselves, such as a socket writer using sendfile(2). Sources are opened
+   * (and checked against their validators) here, so a source that is gone fails now.
+   */
+  async planPieces(offset: number, length: number): Promise<PlannedPiece[]> {
+    if (this.closed) throw closedError(this.key);
+    checkReadRange(offset, length, this.size, this.key);
+    if (length === 0) return [];
+    const { ends, sourceIndex, offsets } = this;
+    const to = offset + length;
+    const first = this.findExtent(offset);
+    if (!this.validated) {
+      this.checkExtent(first);
+      if (offset < (first === 0 ? 0 : ends[first - 1]!)) explainBadExtent(this.compiled(), first);
+    }
+    const raw: (Uint8Array | { index: number; offset: number; length: number })[] = [];
+    const wanted: number[] = [];
+    let start = first === 0 ? 0 : ends[first - 1]!;
+    for (let i = first; start < to; i++) {
+      if (!this.validated) this.checkExtent(i);
+      const end = ends[i]!;
+      const a = Math.max(start, offset);
+      const n = Math.min(end, to) - a;
+      const at = offsets[i]! + (a - start);
+      const index = sourceIndex[i]!;
+      const last = raw[raw.length - 1];
+      if (index < 0) raw.push(this.bytes.subarray(at, at + n));
+      else if (last !== undefined && !(last instanceof Uint8Array) && last.index === index && last.offset + last.length === at)
+        last.length += n;
+      else {
+        raw.push({ index, offset: at, length: n });
+        if (!wanted.includes(index)) wanted.push(index);
+      }
+      start = end;
+    }
+    const opened = await Promise.all(wanted.map((i) => this.sourceAt(i)));
+    this.readCountSoFar++;
+    this.bytesReadSoFar += length;
+    return raw.map((p) => (p instanceof Uint8Array ? p : { ...p, source: opened[wanted.indexOf(p.index)]! }));
   }
 
   /**

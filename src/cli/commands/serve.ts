@@ -1,5 +1,6 @@
 import { startServer } from '../../server/app.js';
 import { loadServeConfig, printableConfig, type ServeConfig } from '../../server/config.js';
+import { kernelSender } from '../../server/kernel-send.js';
 import { parse } from '../args.js';
 import { loadRecipeFile } from '../recipe-file.js';
 
@@ -12,6 +13,7 @@ export const serveUsage = `  serve [options]                       serve virtual
       --max-ranges <n>                  most ranges in one multipart answer
       --store <file.sqlite | none>      where compiled files are kept between runs (default ./vvf-metadata.sqlite)
       --redis <redis://host:port/db>    keep them in Redis instead, shared by every instance (VVF_REDIS)
+      --sendfile <auto | off>           send local files' bytes with sendfile(2) when built (default auto; VVF_SENDFILE)
       --register <recipe.json>          register a recipe at start and print its URL; repeatable`;
 
 export async function serve(args: string[]): Promise<number> {
@@ -26,6 +28,7 @@ export async function serve(args: string[]): Promise<number> {
     register: { type: 'string', multiple: true },
     store: { type: 'string' },
     redis: { type: 'string' },
+    sendfile: { type: 'string' },
   });
   const flags: Partial<ServeConfig> = {};
   if (values.host !== undefined) flags.host = values.host;
@@ -36,13 +39,14 @@ export async function serve(args: string[]): Promise<number> {
   if (values['max-ranges'] !== undefined) flags.maxRanges = Number(values['max-ranges']);
   if (values.store !== undefined) flags.storePath = values.store;
   if (values.redis !== undefined) flags.redisUrl = values.redis;
+  if (values.sendfile !== undefined) flags.sendfile = values.sendfile as ServeConfig['sendfile'];
   const config = loadServeConfig({ ...(values.config ? { file: values.config } : {}), env: process.env, flags });
   // The command keeps compiled files in SQLite unless told not to (or given Redis); the library defaults to memory.
   if (config.storePath === undefined && config.redisUrl === undefined) config.storePath = 'vvf-metadata.sqlite';
   if (config.storePath === 'none') delete config.storePath;
   const running = await startServer(config);
   process.stdout.write(
-    `${JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'vvf serve listening', url: running.url, config: printableConfig(config) })}\n`,
+    `${JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'vvf serve listening', url: running.url, config: printableConfig(config), sendfile: sendfileState(config) })}\n`,
   );
   process.stderr.write(`vvf: serving at ${running.url} — player page ${running.url}/\n`);
   for (const path of values.register ?? []) {
@@ -65,4 +69,10 @@ export async function serve(args: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
   return 0;
+}
+
+/** Whether bodies go out with sendfile(2), as printed at start. */
+function sendfileState(config: ServeConfig): string {
+  if (config.sendfile === 'off') return 'off';
+  return kernelSender() === null ? 'off (native addon not built: npm run build:native)' : 'on';
 }

@@ -1,0 +1,245 @@
+// sendPieces: writes an HTTP body made of held bytes and file ranges to a socket, the file
+// ranges with sendfile(2), so their bytes go from the page cache to the socket without
+// being copied through user space (what nginx's `sendfile on` does). Linux only.
+//
+// sendPieces(socketFd, pieces, timeoutMs, callback(error, sent))
+//   pieces: an array of Uint8Array (bytes written as they are) or [fd, offset, length]
+//   (a file range). Runs on libuv's thread pool. The socket and file descriptors are
+//   duplicated before the call returns, so the caller may close or reuse its own at once:
+//   a descriptor closed (and its number reused) during the send can never receive or
+//   give bytes meant for another. The socket is non-blocking (Node's); when it is full
+//   the worker waits in poll(2), up to timeoutMs without progress, then fails ETIMEDOUT.
+//   A file that ends before a range does fails with ENODATA: never fewer bytes in silence.
+//   The callback gets (null, bytes) or (Error with .code, bytes sent before the failure).
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <node_api.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+  int fd;             // dup of a file descriptor, or -1 for held bytes
+  int64_t offset;
+  int64_t length;
+  const uint8_t* data;
+  napi_ref ref;       // keeps the bytes' buffer alive while the worker uses it
+} Piece;
+
+typedef struct {
+  int sock;
+  int timeout_ms;
+  size_t count;
+  Piece* pieces;
+  int64_t sent;
+  int error;          // errno of the failure, 0 on success
+  napi_ref callback;
+  napi_async_work work;
+} Job;
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+// Waits until the socket takes more bytes; 0, or an errno.
+static int wait_writable(int sock, int timeout_ms, int64_t since) {
+  for (;;) {
+    int64_t left = (int64_t)timeout_ms - (now_ms() - since);
+    if (left <= 0) return ETIMEDOUT;
+    struct pollfd p = {.fd = sock, .events = POLLOUT, .revents = 0};
+    int r = poll(&p, 1, left > 1000 ? 1000 : (int)left);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    if (r == 0) continue;
+    if (p.revents & (POLLERR | POLLHUP | POLLNVAL)) {
+      if (p.revents & POLLOUT) return 0;  // let the write report the error
+      return p.revents & POLLNVAL ? EBADF : EPIPE;
+    }
+    return 0;
+  }
+}
+
+static void execute(napi_env env, void* data) {
+  Job* job = (Job*)data;
+  int64_t progress = now_ms();
+  for (size_t i = 0; i < job->count && job->error == 0; i++) {
+    Piece* p = &job->pieces[i];
+    int64_t done = 0;
+    while (done < p->length) {
+      ssize_t n;
+      int64_t want = p->length - done;
+      if (want > (1 << 30)) want = 1 << 30;
+      if (p->fd < 0) {
+        n = write(job->sock, p->data + done, (size_t)want);
+      } else {
+        off_t at = (off_t)(p->offset + done);
+        n = sendfile(job->sock, p->fd, &at, (size_t)want);
+        if (n == 0) {
+          job->error = ENODATA;  // the file ended before the range did
+          break;
+        }
+      }
+      if (n > 0) {
+        done += n;
+        job->sent += n;
+        progress = now_ms();
+        continue;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        int e = wait_writable(job->sock, job->timeout_ms, progress);
+        if (e != 0) {
+          job->error = e;
+          break;
+        }
+        continue;
+      }
+      job->error = errno;
+      break;
+    }
+  }
+}
+
+static void release(napi_env env, Job* job) {
+  if (job->sock >= 0) close(job->sock);
+  for (size_t i = 0; i < job->count; i++) {
+    if (job->pieces[i].fd >= 0) close(job->pieces[i].fd);
+    if (job->pieces[i].ref != NULL) napi_delete_reference(env, job->pieces[i].ref);
+  }
+  free(job->pieces);
+  if (job->callback != NULL) napi_delete_reference(env, job->callback);
+  if (job->work != NULL) napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+static void complete(napi_env env, napi_status status, void* data) {
+  Job* job = (Job*)data;
+  napi_value cb, global, argv[2];
+  napi_get_reference_value(env, job->callback, &cb);
+  napi_get_global(env, &global);
+  if (job->error == 0 && status == napi_ok) {
+    napi_get_null(env, &argv[0]);
+  } else {
+    int e = job->error != 0 ? job->error : ECANCELED;
+    napi_value code, message;
+    const char* name = e == ENODATA ? "ENODATA" : e == ETIMEDOUT ? "ETIMEDOUT" : e == EPIPE ? "EPIPE"
+                     : e == ECONNRESET ? "ECONNRESET" : e == EBADF ? "EBADF" : e == ECANCELED ? "ECANCELED" : "EIO";
+    napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, strerror(e), NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, code, message, &argv[0]);
+  }
+  napi_create_int64(env, job->sent, &argv[1]);
+  release(env, job);
+  napi_call_function(env, global, cb, 2, argv, NULL);
+}
+
+#define CHECK(call)                                   \
+  do {                                                \
+    if ((call) != napi_ok) {                          \
+      napi_throw_error(env, "EINVAL", #call " failed"); \
+      goto fail;                                      \
+    }                                                 \
+  } while (0)
+
+static int dup_fd(napi_env env, napi_value v, int* out) {
+  int32_t fd;
+  if (napi_get_value_int32(env, v, &fd) != napi_ok || fd < 0) return EINVAL;
+  int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (d < 0) return errno;
+  *out = d;
+  return 0;
+}
+
+static napi_value send_pieces(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  Job* job = calloc(1, sizeof(Job));
+  if (job == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  job->sock = -1;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4) {
+    napi_throw_type_error(env, "EINVAL", "sendPieces(socketFd, pieces, timeoutMs, callback)");
+    goto fail;
+  }
+  int e = dup_fd(env, argv[0], &job->sock);
+  if (e != 0) {
+    napi_throw_error(env, "EBADF", "bad socket descriptor");
+    goto fail;
+  }
+  uint32_t count;
+  CHECK(napi_get_array_length(env, argv[1], &count));
+  CHECK(napi_get_value_int32(env, argv[2], &job->timeout_ms));
+  job->pieces = calloc(count == 0 ? 1 : count, sizeof(Piece));
+  if (job->pieces == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    goto fail;
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value item;
+    bool typed;
+    CHECK(napi_get_element(env, argv[1], i, &item));
+    Piece* p = &job->pieces[i];
+    p->fd = -1;
+    job->count = i + 1;
+    CHECK(napi_is_typedarray(env, item, &typed));
+    if (typed) {
+      napi_typedarray_type type;
+      size_t length, byte_offset;
+      void* data;
+      napi_value buffer;
+      CHECK(napi_get_typedarray_info(env, item, &type, &length, &data, &buffer, &byte_offset));
+      if (type != napi_uint8_array) {
+        napi_throw_type_error(env, "EINVAL", "byte pieces must be Uint8Array");
+        goto fail;
+      }
+      p->data = (const uint8_t*)data;
+      p->length = (int64_t)length;
+      CHECK(napi_create_reference(env, item, 1, &p->ref));
+    } else {
+      napi_value fd, offset, length;
+      CHECK(napi_get_element(env, item, 0, &fd));
+      CHECK(napi_get_element(env, item, 1, &offset));
+      CHECK(napi_get_element(env, item, 2, &length));
+      CHECK(napi_get_value_int64(env, offset, &p->offset));
+      CHECK(napi_get_value_int64(env, length, &p->length));
+      if (p->offset < 0 || p->length < 0) {
+        napi_throw_range_error(env, "EINVAL", "negative offset or length");
+        goto fail;
+      }
+      if (dup_fd(env, fd, &p->fd) != 0) {
+        napi_throw_error(env, "EBADF", "bad file descriptor");
+        goto fail;
+      }
+    }
+  }
+  CHECK(napi_create_reference(env, argv[3], 1, &job->callback));
+  napi_value name;
+  CHECK(napi_create_string_utf8(env, "vvf.sendPieces", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_async_work(env, NULL, name, execute, complete, job, &job->work));
+  CHECK(napi_queue_async_work(env, job->work));
+  return NULL;
+fail:
+  release(env, job);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_value fn;
+  napi_create_function(env, "sendPieces", NAPI_AUTO_LENGTH, send_pieces, NULL, &fn);
+  napi_set_named_property(env, exports, "sendPieces", fn);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

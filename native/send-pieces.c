@@ -25,6 +25,8 @@
 
 typedef struct {
   int fd;             // dup of a file descriptor, or -1 for held bytes
+  int source_fd;      // the caller's descriptor it duplicates (one dup per descriptor per job)
+  int owns_fd;        // whether this piece closes fd (the first piece of its descriptor)
   int64_t offset;
   int64_t length;
   const uint8_t* data;
@@ -112,7 +114,7 @@ static void execute(napi_env env, void* data) {
 static void release(napi_env env, Job* job) {
   if (job->sock >= 0) close(job->sock);
   for (size_t i = 0; i < job->count; i++) {
-    if (job->pieces[i].fd >= 0) close(job->pieces[i].fd);
+    if (job->pieces[i].owns_fd) close(job->pieces[i].fd);
     if (job->pieces[i].ref != NULL) napi_delete_reference(env, job->pieces[i].ref);
   }
   free(job->pieces);
@@ -218,10 +220,22 @@ static napi_value send_pieces(napi_env env, napi_callback_info info) {
         napi_throw_range_error(env, "EINVAL", "negative offset or length");
         goto fail;
       }
-      if (dup_fd(env, fd, &p->fd) != 0) {
-        napi_throw_error(env, "EBADF", "bad file descriptor");
-        goto fail;
+      int32_t source_fd;
+      CHECK(napi_get_value_int32(env, fd, &source_fd));
+      for (uint32_t k = 0; k < i; k++) {
+        if (job->pieces[k].fd >= 0 && job->pieces[k].source_fd == source_fd) {
+          p->fd = job->pieces[k].fd;
+          break;
+        }
       }
+      if (p->fd < 0) {
+        if (dup_fd(env, fd, &p->fd) != 0) {
+          napi_throw_error(env, "EBADF", "bad file descriptor");
+          goto fail;
+        }
+        p->owns_fd = 1;
+      }
+      p->source_fd = source_fd;
     }
   }
   CHECK(napi_create_reference(env, argv[3], 1, &job->callback));

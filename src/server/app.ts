@@ -11,7 +11,7 @@ import { SqliteStore } from '../store/sqlite-store.js';
 import { TieredStore } from '../store/tiered-store.js';
 import { compileRecipe } from '../virtual/compile.js';
 import type { ServeConfig } from './config.js';
-import { sendError } from './errors.js';
+import { responseErrors, sendError } from './errors.js';
 import { instrumentSource } from './instrument.js';
 import { ServerMetrics } from './metrics.js';
 import { renderIndexPage } from './page.js';
@@ -201,6 +201,7 @@ export async function startServer(config: ServeConfig, opts: { log?: LogSink; st
       return end(chunk as never, ...rest);
     }) as typeof res.end;
     res.on('close', () => {
+      const error = responseErrors.get(res);
       metrics.requests.inc({ method: req.method ?? '', status: String(res.statusCode) });
       metrics.bytes.inc({}, bytes);
       if (firstByte > 0) metrics.firstByte.observe((firstByte - started) / 1000);
@@ -214,6 +215,8 @@ export async function startServer(config: ServeConfig, opts: { log?: LogSink; st
         status: res.statusCode,
         bytes,
         ms: Math.round((performance.now() - started) * 100) / 100,
+        // The whole error, source paths included: the client's body shows display names only.
+        ...(error instanceof VvfError ? { error: error.toJSON() } : error !== undefined ? { error: String(error) } : {}),
       });
     });
     handle(req, res).catch((e: unknown) => {

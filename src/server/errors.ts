@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { type ErrorCode, VvfError } from '../errors.js';
+import { displayName } from './display-name.js';
 
 /** HTTP status for an error code: the face decides, the library only names the problem. */
 export function statusFor(e: unknown): number {
@@ -27,17 +28,42 @@ export function statusFor(e: unknown): number {
   return byCode[e.code] ?? 500;
 }
 
-/** Answers an error as JSON, if nothing has been sent yet; otherwise cuts the connection. */
+/** The error each failed response was answered with (or cut for), for the request log. */
+export const responseErrors = new WeakMap<ServerResponse, unknown>();
+
+/**
+ * The message a client sees: sources by their display names (the last folder and file
+ * name, a URL without its query), not the server's absolute paths; the log has those.
+ */
+function publicMessage(e: VvfError): string {
+  const at: string[] = [];
+  if (e.path !== undefined) at.push(`box ${e.path}`);
+  if (e.offset !== undefined) at.push(`offset ${e.offset}`);
+  let detail = e.detail;
+  if (e.source !== undefined) {
+    const shown = displayName(e.source);
+    detail = detail.split(e.source).join(shown);
+    at.push(`in ${shown}`);
+  }
+  return `${e.code}: ${detail}${at.length > 0 ? ` [${at.join(', ')}]` : ''}`;
+}
+
+/**
+ * Answers an error as JSON, if nothing has been sent yet; otherwise cuts the connection.
+ * The body names sources by display name only.
+ */
 export function sendError(res: ServerResponse, e: unknown): void {
   if (res.headersSent) {
+    responseErrors.set(res, e);
     // A client must never take a cut-short body for a whole one.
     res.destroy(e instanceof Error ? e : undefined);
     return;
   }
+  responseErrors.set(res, e);
   const status = statusFor(e);
   const body =
     e instanceof VvfError
-      ? { error: e.code, message: e.message, ...(e.source !== undefined ? { source: e.source } : {}) }
+      ? { error: e.code, message: publicMessage(e), ...(e.source !== undefined ? { source: displayName(e.source) } : {}) }
       : { error: 'INTERNAL', message: 'internal error' };
   const text = `${JSON.stringify(body)}\n`;
   res.writeHead(status, {

@@ -281,6 +281,25 @@ describe('sources and failures', () => {
     }
   });
 
+  test('error bodies name a source by its last folder and file name; the log has the whole error', async () => {
+    const answer = await fetch(`${server.url}/v`, {
+      method: 'POST',
+      body: JSON.stringify({ tracks: ['gone/missing.mp4'] }),
+    });
+    const text = await answer.text();
+    assert.equal(answer.status, 502, text);
+    assert.ok(!text.includes(root), `no server path in ${text}`);
+    const body = JSON.parse(text) as { error: string; source: string; message: string };
+    assert.equal(body.error, 'SOURCE_UNREACHABLE');
+    assert.equal(body.source, 'gone/missing.mp4');
+    assert.ok(body.message.includes('gone/missing.mp4'), body.message);
+    const entry = logs.find((l) => l.status === 502 && l.method === 'POST');
+    assert.ok(entry, 'the failed request is logged');
+    const logged = entry.error as { code: string; source: string };
+    assert.equal(logged.code, 'SOURCE_UNREACHABLE');
+    assert.equal(logged.source, join(root, 'gone/missing.mp4'), 'the log names the whole path');
+  });
+
   test('logs are structured JSON with request id, range, bytes and time', () => {
     const entry = logs.find((l) => l.range === 'bytes=0-1');
     assert.ok(entry);

@@ -4,12 +4,15 @@
 //
 // sendPieces(socketFd, pieces, timeoutMs, callback(error, sent))
 //   pieces: an array of Uint8Array (bytes written as they are) or [fd, offset, length]
-//   (a file range). Runs on libuv's thread pool. The socket and file descriptors are
-//   duplicated before the call returns, so the caller may close or reuse its own at once:
-//   a descriptor closed (and its number reused) during the send can never receive or
-//   give bytes meant for another. The socket is non-blocking (Node's); when it is full
-//   the worker waits in poll(2), up to timeoutMs without progress, then fails ETIMEDOUT.
-//   A file that ends before a range does fails with ENODATA: never fewer bytes in silence.
+//   (a file range). Runs on libuv's thread pool, so the kernel's work (the page cache, and
+//   on loopback the receiving side's TCP too) spreads over the pool's threads.
+//
+//   The socket descriptor is duplicated before the call returns: if Node closes its own
+//   (a client that went away) and the number is reused, this job still writes only to the
+//   connection it was given. File descriptors are used as given: the caller keeps them
+//   open until the callback. The socket is non-blocking (Node's); when it is full the job
+//   waits in poll(2), up to timeoutMs without progress, then fails ETIMEDOUT. A file that
+//   ends before its range does fails ENODATA: never fewer bytes in silence.
 //   The callback gets (null, bytes) or (Error with .code, bytes sent before the failure).
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,17 +27,15 @@
 #include <unistd.h>
 
 typedef struct {
-  int fd;             // dup of a file descriptor, or -1 for held bytes
-  int source_fd;      // the caller's descriptor it duplicates (one dup per descriptor per job)
-  int owns_fd;        // whether this piece closes fd (the first piece of its descriptor)
+  int fd;             // a file descriptor, or -1 for held bytes
   int64_t offset;
   int64_t length;
   const uint8_t* data;
-  napi_ref ref;       // keeps the bytes' buffer alive while the worker uses it
+  napi_ref ref;       // keeps the bytes' buffer alive while the worker uses them
 } Piece;
 
 typedef struct {
-  int sock;
+  int sock;           // our duplicate of the socket
   int timeout_ms;
   size_t count;
   Piece* pieces;
@@ -62,11 +63,10 @@ static int wait_writable(int sock, int timeout_ms, int64_t since) {
       return errno;
     }
     if (r == 0) continue;
-    if (p.revents & (POLLERR | POLLHUP | POLLNVAL)) {
-      if (p.revents & POLLOUT) return 0;  // let the write report the error
+    if ((p.revents & (POLLERR | POLLHUP | POLLNVAL)) && !(p.revents & POLLOUT)) {
       return p.revents & POLLNVAL ? EBADF : EPIPE;
     }
-    return 0;
+    return 0;  // writable (an error, if any, is reported by the next write)
   }
 }
 
@@ -114,13 +114,24 @@ static void execute(napi_env env, void* data) {
 static void release(napi_env env, Job* job) {
   if (job->sock >= 0) close(job->sock);
   for (size_t i = 0; i < job->count; i++) {
-    if (job->pieces[i].owns_fd) close(job->pieces[i].fd);
     if (job->pieces[i].ref != NULL) napi_delete_reference(env, job->pieces[i].ref);
   }
   free(job->pieces);
   if (job->callback != NULL) napi_delete_reference(env, job->callback);
   if (job->work != NULL) napi_delete_async_work(env, job->work);
   free(job);
+}
+
+static const char* errno_name(int e) {
+  switch (e) {
+    case ENODATA: return "ENODATA";
+    case ETIMEDOUT: return "ETIMEDOUT";
+    case EPIPE: return "EPIPE";
+    case ECONNRESET: return "ECONNRESET";
+    case EBADF: return "EBADF";
+    case ECANCELED: return "ECANCELED";
+    default: return "EIO";
+  }
 }
 
 static void complete(napi_env env, napi_status status, void* data) {
@@ -133,9 +144,7 @@ static void complete(napi_env env, napi_status status, void* data) {
   } else {
     int e = job->error != 0 ? job->error : ECANCELED;
     napi_value code, message;
-    const char* name = e == ENODATA ? "ENODATA" : e == ETIMEDOUT ? "ETIMEDOUT" : e == EPIPE ? "EPIPE"
-                     : e == ECONNRESET ? "ECONNRESET" : e == EBADF ? "EBADF" : e == ECANCELED ? "ECANCELED" : "EIO";
-    napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, errno_name(e), NAPI_AUTO_LENGTH, &code);
     napi_create_string_utf8(env, strerror(e), NAPI_AUTO_LENGTH, &message);
     napi_create_error(env, code, message, &argv[0]);
   }
@@ -144,57 +153,32 @@ static void complete(napi_env env, napi_status status, void* data) {
   napi_call_function(env, global, cb, 2, argv, NULL);
 }
 
-#define CHECK(call)                                   \
-  do {                                                \
-    if ((call) != napi_ok) {                          \
-      napi_throw_error(env, "EINVAL", #call " failed"); \
-      goto fail;                                      \
-    }                                                 \
-  } while (0)
-
-static int dup_fd(napi_env env, napi_value v, int* out) {
+static int get_fd(napi_env env, napi_value v, int* out) {
   int32_t fd;
-  if (napi_get_value_int32(env, v, &fd) != napi_ok || fd < 0) return EINVAL;
-  int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  if (d < 0) return errno;
-  *out = d;
+  if (napi_get_value_int32(env, v, &fd) != napi_ok || fd < 0) {
+    napi_throw_error(env, "EBADF", "bad descriptor");
+    return -1;
+  }
+  *out = fd;
   return 0;
 }
 
-static napi_value send_pieces(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  Job* job = calloc(1, sizeof(Job));
-  if (job == NULL) {
-    napi_throw_error(env, "ENOMEM", "out of memory");
-    return NULL;
-  }
-  job->sock = -1;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 4) {
-    napi_throw_type_error(env, "EINVAL", "sendPieces(socketFd, pieces, timeoutMs, callback)");
-    goto fail;
-  }
-  int e = dup_fd(env, argv[0], &job->sock);
-  if (e != 0) {
-    napi_throw_error(env, "EBADF", "bad socket descriptor");
-    goto fail;
-  }
-  uint32_t count;
-  CHECK(napi_get_array_length(env, argv[1], &count));
-  CHECK(napi_get_value_int32(env, argv[2], &job->timeout_ms));
-  job->pieces = calloc(count == 0 ? 1 : count, sizeof(Piece));
-  if (job->pieces == NULL) {
-    napi_throw_error(env, "ENOMEM", "out of memory");
-    goto fail;
-  }
+#define CHECK(call)                                     \
+  do {                                                  \
+    if ((call) != napi_ok) {                            \
+      napi_throw_error(env, "EINVAL", #call " failed"); \
+      return -1;                                        \
+    }                                                   \
+  } while (0)
+
+// Reads the pieces array into out[count]; byte pieces are referenced so they outlive the call.
+static int read_pieces(napi_env env, napi_value array, Piece* out, uint32_t count) {
   for (uint32_t i = 0; i < count; i++) {
     napi_value item;
     bool typed;
-    CHECK(napi_get_element(env, argv[1], i, &item));
-    Piece* p = &job->pieces[i];
+    Piece* p = &out[i];
     p->fd = -1;
-    job->count = i + 1;
+    CHECK(napi_get_element(env, array, i, &item));
     CHECK(napi_is_typedarray(env, item, &typed));
     if (typed) {
       napi_typedarray_type type;
@@ -204,45 +188,66 @@ static napi_value send_pieces(napi_env env, napi_callback_info info) {
       CHECK(napi_get_typedarray_info(env, item, &type, &length, &data, &buffer, &byte_offset));
       if (type != napi_uint8_array) {
         napi_throw_type_error(env, "EINVAL", "byte pieces must be Uint8Array");
-        goto fail;
+        return -1;
       }
       p->data = (const uint8_t*)data;
       p->length = (int64_t)length;
       CHECK(napi_create_reference(env, item, 1, &p->ref));
-    } else {
-      napi_value fd, offset, length;
-      CHECK(napi_get_element(env, item, 0, &fd));
-      CHECK(napi_get_element(env, item, 1, &offset));
-      CHECK(napi_get_element(env, item, 2, &length));
-      CHECK(napi_get_value_int64(env, offset, &p->offset));
-      CHECK(napi_get_value_int64(env, length, &p->length));
-      if (p->offset < 0 || p->length < 0) {
-        napi_throw_range_error(env, "EINVAL", "negative offset or length");
-        goto fail;
-      }
-      int32_t source_fd;
-      CHECK(napi_get_value_int32(env, fd, &source_fd));
-      for (uint32_t k = 0; k < i; k++) {
-        if (job->pieces[k].fd >= 0 && job->pieces[k].source_fd == source_fd) {
-          p->fd = job->pieces[k].fd;
-          break;
-        }
-      }
-      if (p->fd < 0) {
-        if (dup_fd(env, fd, &p->fd) != 0) {
-          napi_throw_error(env, "EBADF", "bad file descriptor");
-          goto fail;
-        }
-        p->owns_fd = 1;
-      }
-      p->source_fd = source_fd;
+      continue;
     }
+    napi_value fd, offset, length;
+    CHECK(napi_get_element(env, item, 0, &fd));
+    CHECK(napi_get_element(env, item, 1, &offset));
+    CHECK(napi_get_element(env, item, 2, &length));
+    CHECK(napi_get_value_int64(env, offset, &p->offset));
+    CHECK(napi_get_value_int64(env, length, &p->length));
+    if (p->offset < 0 || p->length < 0) {
+      napi_throw_range_error(env, "EINVAL", "negative offset or length");
+      return -1;
+    }
+    if (get_fd(env, fd, &p->fd) != 0) return -1;
   }
-  CHECK(napi_create_reference(env, argv[3], 1, &job->callback));
+  return 0;
+}
+
+static napi_value send_pieces(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  uint32_t count;
   napi_value name;
-  CHECK(napi_create_string_utf8(env, "vvf.sendPieces", NAPI_AUTO_LENGTH, &name));
-  CHECK(napi_create_async_work(env, NULL, name, execute, complete, job, &job->work));
-  CHECK(napi_queue_async_work(env, job->work));
+  int sock;
+  Job* job = calloc(1, sizeof(Job));
+  if (job == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  job->sock = -1;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4 ||
+      napi_get_array_length(env, argv[1], &count) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &job->timeout_ms) != napi_ok) {
+    napi_throw_type_error(env, "EINVAL", "sendPieces(socketFd, pieces, timeoutMs, callback)");
+    goto fail;
+  }
+  if (get_fd(env, argv[0], &sock) != 0) goto fail;
+  job->sock = fcntl(sock, F_DUPFD_CLOEXEC, 3);
+  if (job->sock < 0) {
+    napi_throw_error(env, "EBADF", "cannot duplicate the socket descriptor");
+    goto fail;
+  }
+  job->pieces = calloc(count == 0 ? 1 : count, sizeof(Piece));
+  if (job->pieces == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    goto fail;
+  }
+  job->count = count;
+  if (read_pieces(env, argv[1], job->pieces, count) != 0) goto fail;
+  if (napi_create_reference(env, argv[3], 1, &job->callback) != napi_ok ||
+      napi_create_string_utf8(env, "vvf.sendPieces", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, execute, complete, job, &job->work) != napi_ok ||
+      napi_queue_async_work(env, job->work) != napi_ok) {
+    napi_throw_error(env, "EINVAL", "cannot queue the send");
+    goto fail;
+  }
   return NULL;
 fail:
   release(env, job);

@@ -45,17 +45,21 @@ export function socketDescriptor(socket: Socket | null): number | undefined {
 
 /**
  * Writes the pieces to the socket in order, in one job on libuv's thread pool; resolves
- * with the byte count. The descriptors are duplicated before this returns, so callers may
- * release theirs at once. A file that ends early rejects with SOURCE_CHANGED; a client
- * that goes away or stalls past `timeoutMs` rejects with CLIENT_GONE.
+ * with the byte count. The socket descriptor is duplicated before this returns; the files'
+ * descriptors must stay open until the promise settles. A file that ends early rejects
+ * with SOURCE_CHANGED; a client that goes away, or stalls past `timeoutMs`, with CLIENT_GONE.
  */
 export function sendToSocket(sender: Binding, socketFd: number, pieces: KernelPiece[], timeoutMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
     sender.sendPieces(socketFd, pieces, timeoutMs, (error, sent) => {
       if (error === null) resolve(sent);
-      else if (error.code === 'ENODATA')
-        reject(new VvfError('SOURCE_CHANGED', `a source file ended early while sending (after ${sent} bytes)`));
-      else reject(new VvfError('CLIENT_GONE', `sending failed after ${sent} bytes: ${error.code} ${error.message}`));
+      else reject(failure(error, sent));
     });
   });
+}
+
+function failure(error: Error & { code?: string }, sent: number): VvfError {
+  if (error.code === 'ENODATA')
+    return new VvfError('SOURCE_CHANGED', `a source file ended early while sending (after ${sent} bytes)`);
+  return new VvfError('CLIENT_GONE', `sending failed after ${sent} bytes: ${error.code} ${error.message}`);
 }

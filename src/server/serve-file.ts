@@ -1,8 +1,8 @@
-import { fstatSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { VvfError } from '../errors.js';
-import type { PlannedPiece, VirtualFile } from '../virtual/virtual-file.js';
+import type { Source } from '../sources/source.js';
+import type { VirtualFile } from '../virtual/virtual-file.js';
 import { BufferPool } from './buffer-pool.js';
 import { evaluateConditions, httpDate, ifRangeAllows, type Validators } from './conditional.js';
 import { sendError } from './errors.js';
@@ -239,39 +239,39 @@ async function sendByKernel(
         if (!started) return false;
         throw new VvfError('BUG', 'a source without a descriptor in the middle of a sendfile response');
       }
-      const leases: { fd: number; release(): void }[] = [];
-      let sending: Promise<number>;
+      // One descriptor per source, held (so not closed or reused) until the kernel is done.
+      const leases = new Map<Source, { fd: number; release(): void }>();
       try {
         const pieces: KernelPiece[] = [];
         for (const p of plan) {
-          if (p instanceof Uint8Array) pieces.push(p);
-          else {
-            const lease = await p.source.descriptor!();
-            leases.push(lease);
-            pieces.push([lease.fd, p.offset, p.length]);
+          if (p instanceof Uint8Array) {
+            pieces.push(p);
+            continue;
           }
+          let lease = leases.get(p.source);
+          if (lease === undefined) {
+            lease = await p.source.descriptor!();
+            leases.set(p.source, lease);
+          }
+          pieces.push([lease.fd, p.offset, p.length]);
         }
         if (res.destroyed) return true;
         if (!started) {
-          // A file cut short since it was opened would otherwise show only mid-body, as a
-          // cut connection: check before the status line, so it gets a 502 like a failed read.
-          checkLengths(plan, pieces);
           start();
           started = true;
           res.flushHeaders();
-          await headersWritten(socket);
+          // Usually the head went straight to the kernel; if Node had to queue it, wait.
+          if (socket.writableLength > 0) await headersWritten(socket);
         }
         const fd = socketDescriptor(socket);
         if (fd === undefined || res.destroyed) {
           res.destroy();
           return true;
         }
-        sending = sendToSocket(sender, fd, pieces, opts.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT);
+        opts.onSent?.(await sendToSocket(sender, fd, pieces, opts.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT));
       } finally {
-        // The native call has its own duplicates of the descriptors.
-        for (const l of leases) l.release();
+        for (const l of leases.values()) l.release();
       }
-      opts.onSent?.(await sending);
       at += length;
     }
     res.end();
@@ -279,20 +279,6 @@ async function sendByKernel(
     sendError(res, e);
   }
   return true;
-}
-
-/** SOURCE_CHANGED unless every file in the plan still reaches past its range. */
-function checkLengths(plan: PlannedPiece[], pieces: KernelPiece[]): void {
-  plan.forEach((p, i) => {
-    const k = pieces[i];
-    if (p instanceof Uint8Array || !Array.isArray(k)) return;
-    const size = fstatSync(k[0]).size;
-    if (size < p.offset + p.length) {
-      throw new VvfError('SOURCE_CHANGED', `file is now ${size} bytes, shorter than when it was opened`, {
-        source: p.source.key,
-      });
-    }
-  });
 }
 
 /** Resolves once everything Node has queued on the socket (the response head) is in the kernel. */

@@ -1,5 +1,5 @@
 // Local-file Source: positional reads through a pooled descriptor.
-import type { BigIntStats } from 'node:fs';
+import { type BigIntStats, fstatSync } from 'node:fs';
 import { type FileHandle, open as openFile, realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { VvfError } from '../errors.js';
@@ -12,6 +12,9 @@ export interface FileSourceOptions {
   /** Descriptor pool; defaults to the shared {@link defaultFdPool}. */
   pool?: FdPool;
 }
+
+/** How often {@link FileSource.descriptor} checks the file against its validator. */
+const DESCRIPTOR_CHECK_MS = 1000;
 
 /** Largest single positional read; Node caps one read call below 2 GiB. */
 const MAX_READ_CHUNK = 1 << 30;
@@ -31,6 +34,8 @@ export class FileSource implements Source {
   private bytesReadSoFar = 0;
   private readCountSoFar = 0;
   private readonly reopen = () => this.openChecked();
+  /** When {@link descriptor} last checked the validator (ms since the epoch). */
+  private checkedAt = 0;
 
   private constructor(key: string, validator: string, size: number, pool: FdPool) {
     this.key = key;
@@ -118,11 +123,33 @@ export class FileSource implements Source {
     }
   }
 
+  /**
+   * The open descriptor, for a caller that hands file ranges to the kernel. At most once
+   * a second it also checks that the file still has the validator it was opened with
+   * (size, mtime, inode): the kernel sends whatever the file holds, so a file cut short or
+   * rewritten is caught here (SOURCE_CHANGED) rather than mid-response.
+   */
   async descriptor(): Promise<{ fd: number; release(): void }> {
     if (this.closed) throw closedError(this.key);
     // The pool reopens an evicted descriptor and checks the file is still the one we saw.
     const lease = await this.pool.acquire(this, this.reopen);
-    return { fd: lease.handle.fd, release: () => lease.release() };
+    const fd = lease.handle.fd;
+    const now = Date.now();
+    if (now - this.checkedAt >= DESCRIPTOR_CHECK_MS) {
+      let current: string;
+      try {
+        current = validatorOf(fstatSync(fd, { bigint: true }));
+      } catch (e) {
+        lease.release();
+        throw unreachable(this.key, e);
+      }
+      if (current !== this.validator) {
+        lease.release();
+        throw new VvfError('SOURCE_CHANGED', `file changed (was ${this.validator}, now ${current})`, { source: this.key });
+      }
+      this.checkedAt = now;
+    }
+    return { fd, release: () => lease.release() };
   }
 
   async close(): Promise<void> {

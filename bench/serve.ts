@@ -680,8 +680,8 @@ ${(disk.dash / 1e9).toFixed(2)} GB (\`${shown(media.dir)}\`, shared with \`make 
 
 - **vvf serve**: \`node dist/cli/main.js serve --store none --register recipe.json\` (the built CLI) with the recipe
   \`{ tracks: [{ source: manifest.mpd, kind: 'video' }, { source: manifest.mpd, kind: 'audio' }] }\` on the one-hour DASH
-  pair of \`make bench\` (bench/generate.ts): a ${size}-byte progressive MP4 whose media bytes are read from
-  video.m4s and audio.m4s at each request.
+  pair of \`make bench\` (bench/generate.ts): a ${size}-byte progressive MP4 whose media bytes are sent from
+  video.m4s and audio.m4s at each request, with sendfile(2) (the default; \`make\` builds the native addon).
 - **nginx**: the same virtual file written to disk once (\`compileRecipe\` + \`VirtualFile.stream\` into
   \`${shown(MATERIALIZED)}\`, kept while the recipe compiles to the same etag${made.seconds === undefined ? '; reused this run' : `; written in ${made.seconds.toFixed(1)} s this run`}) and served by
   nginx with a minimal configuration: \`worker_processes auto\` (${cpus().length} workers here), \`sendfile on\`, \`keepalive_requests 1000000\`,

@@ -194,6 +194,38 @@ describe('sendfile', { skip: kernelSender() === null ? 'native addon not built (
     assert.ok(body.equals(d.data.subarray(0, body.length)), 'every byte that came is right');
   });
 
+  test('pipelined requests on one connection: each answer whole and in order', async () => {
+    const { file, expected } = await mixedFile();
+    const { url } = await serving(file, { sendWindow: MiB });
+    const { port } = new URL(url);
+    const ranges: [number, number][] = [
+      [0, 3 * MiB],
+      [500, 600],
+      [5 * MiB, 7 * MiB + 12_345],
+      [expected.length - 2 * MiB, expected.length - 1],
+    ];
+    const socket = connect(Number(port), '127.0.0.1');
+    // All requests at once, before any answer: Node queues the later responses behind the first.
+    socket.write(ranges.map(([a, b]) => `GET / HTTP/1.1\r\nHost: x\r\nRange: bytes=${a}-${b}\r\n\r\n`).join(''));
+    const chunks: Buffer[] = [];
+    const want = ranges.reduce((n, [a, b]) => n + b - a + 1, 0);
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    for (let i = 0; i < 200 && Buffer.concat(chunks).length < want; i++) await sleep(50);
+    socket.destroy();
+    let all = Buffer.concat(chunks);
+    for (const [a, b] of ranges) {
+      const end = all.indexOf('\r\n\r\n');
+      assert.ok(end > 0, 'a response head');
+      const head = all.subarray(0, end).toString();
+      assert.match(head, /^HTTP\/1\.1 206/);
+      assert.match(head, new RegExp(`content-range: bytes ${a}-${b}/${expected.length}`, 'i'));
+      const body = all.subarray(end + 4, end + 4 + (b - a + 1));
+      assert.ok(body.equals(expected.subarray(a, b + 1)), `bytes ${a}-${b}`);
+      all = all.subarray(end + 4 + (b - a + 1));
+    }
+    assert.equal(all.length, 0, 'nothing after the last answer');
+  });
+
   test('clients that leave mid-body leave no descriptor behind, and the server goes on', async () => {
     const { file, expected } = await mixedFile();
     const { url } = await serving(file, { sendWindow: 4 * MiB });

@@ -226,23 +226,9 @@ export class VirtualFile implements Source {
     if (this.closed) throw closedError(this.key);
     checkReadRange(offset, length, this.size, this.key);
     if (length === 0) return [];
-    const { ends, sourceIndex, offsets } = this;
-    const to = offset + length;
-    const first = this.findExtent(offset);
-    if (!this.validated) {
-      this.checkExtent(first);
-      if (offset < (first === 0 ? 0 : ends[first - 1]!)) explainBadExtent(this.compiled(), first);
-    }
     const raw: (Uint8Array | { index: number; offset: number; length: number })[] = [];
     const wanted: number[] = [];
-    let start = first === 0 ? 0 : ends[first - 1]!;
-    for (let i = first; start < to; i++) {
-      if (!this.validated) this.checkExtent(i);
-      const end = ends[i]!;
-      const a = Math.max(start, offset);
-      const n = Math.min(end, to) - a;
-      const at = offsets[i]! + (a - start);
-      const index = sourceIndex[i]!;
+    this.forEachExtent(offset, offset + length, (index, at, n) => {
       const last = raw[raw.length - 1];
       if (index < 0) raw.push(this.bytes.subarray(at, at + n));
       else if (last !== undefined && !(last instanceof Uint8Array) && last.index === index && last.offset + last.length === at)
@@ -251,8 +237,7 @@ export class VirtualFile implements Source {
         raw.push({ index, offset: at, length: n });
         if (!wanted.includes(index)) wanted.push(index);
       }
-      start = end;
-    }
+    });
     const opened = await Promise.all(wanted.map((i) => this.sourceAt(i)));
     this.readCountSoFar++;
     this.bytesReadSoFar += length;
@@ -437,6 +422,29 @@ export class VirtualFile implements Source {
   }
 
   /**
+   * Calls `visit` for each extent overlapping `[from, to)` (0 <= from < to <= size), in
+   * order, with its source index (-1: held bytes), the offset of the overlap in that
+   * source (or in the held bytes) and its length; extents of a loaded file are validated
+   * as they are reached.
+   */
+  private forEachExtent(from: number, to: number, visit: (index: number, at: number, length: number) => void): void {
+    const { ends, sourceIndex, offsets } = this;
+    const first = this.findExtent(from);
+    if (!this.validated) {
+      this.checkExtent(first);
+      if (from < (first === 0 ? 0 : ends[first - 1]!)) explainBadExtent(this.compiled(), first);
+    }
+    let start = first === 0 ? 0 : ends[first - 1]!;
+    for (let i = first; start < to; i++) {
+      if (!this.validated) this.checkExtent(i);
+      const end = ends[i]!;
+      const a = Math.max(start, from);
+      visit(sourceIndex[i]!, offsets[i]! + (a - start), Math.min(end, to) - a);
+      start = end;
+    }
+  }
+
+  /**
    * Bytes `[from, to)` (0 <= from < to <= size) as pieces in order. Extents of one source
    * that lie close together in it (a fragment's chunks, separated only by its moof) are
    * read with one source read and sliced, whatever other sources' extents sit between
@@ -444,39 +452,25 @@ export class VirtualFile implements Source {
    * one per half-second chunk.
    */
   private async readExtents(from: number, to: number, scratch?: Uint8Array): Promise<Uint8Array[]> {
-    const { ends, sourceIndex, offsets } = this;
-    const first = this.findExtent(from);
-    if (!this.validated) {
-      this.checkExtent(first);
-      if (from < (first === 0 ? 0 : ends[first - 1]!)) explainBadExtent(this.compiled(), first);
-    }
     const pieces: Uint8Array[] = [];
     const spans: Span[] = [];
     // The span each source is growing, by source index.
     const open = new Map<number, Span>();
-    let start = first === 0 ? 0 : ends[first - 1]!;
-    for (let i = first; start < to; i++) {
-      if (!this.validated) this.checkExtent(i);
-      const end = ends[i]!;
-      const a = Math.max(start, from);
-      const length = Math.min(end, to) - a;
-      const at = offsets[i]! + (a - start);
-      const index = sourceIndex[i]!;
+    this.forEachExtent(from, to, (index, at, length) => {
       if (index < 0) {
         pieces.push(this.bytes.subarray(at, at + length));
-      } else {
-        let span = open.get(index);
-        if (span === undefined || at < span.end || at - span.end > MAX_SPAN_GAP || at + length - span.start > MAX_SPAN) {
-          span = { source: index, start: at, end: at, place: 0, members: [] };
-          spans.push(span);
-          open.set(index, span);
-        }
-        span.end = at + length;
-        span.members.push(pieces.length, at, length);
-        pieces.push(EMPTY);
+        return;
       }
-      start = end;
-    }
+      let span = open.get(index);
+      if (span === undefined || at < span.end || at - span.end > MAX_SPAN_GAP || at + length - span.start > MAX_SPAN) {
+        span = { source: index, start: at, end: at, place: 0, members: [] };
+        spans.push(span);
+        open.set(index, span);
+      }
+      span.end = at + length;
+      span.members.push(pieces.length, at, length);
+      pieces.push(EMPTY);
+    });
     // Spans go into the caller's buffer, one after another, when they all fit in it.
     let total = 0;
     for (const span of spans) total += span.end - span.start;

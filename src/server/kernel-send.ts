@@ -1,7 +1,7 @@
 // Zero-copy sending of file ranges to a socket through vvf's native addon (native/send-pieces.c).
-import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { VvfError } from '../errors.js';
+import { nativeAddon } from '../native/addon.js';
 
 /** A body piece for the kernel: held bytes, or [descriptor, offset, length] of a file. */
 export type KernelPiece = Uint8Array | [fd: number, offset: number, length: number];
@@ -15,22 +15,13 @@ interface Binding {
   ): void;
 }
 
-let binding: Binding | null | undefined;
-
 /**
  * The native sender, or null where the addon is not built (`npm run build:native`) or
  * cannot load: serving then copies bytes through user space, as before.
  */
 export function kernelSender(): Binding | null {
-  if (binding === undefined) {
-    try {
-      // Two levels below the package root both in src/ (tsx) and in dist/.
-      binding = createRequire(import.meta.url)('../../native/build/Release/vvf_native.node') as Binding;
-    } catch {
-      binding = null;
-    }
-  }
-  return binding;
+  const addon = nativeAddon();
+  return addon !== null && typeof addon.sendPieces === 'function' ? (addon as unknown as Binding) : null;
 }
 
 /**

@@ -44,8 +44,10 @@ demo: setup
 	@echo "$$ vvf inspect $(DEMO_DIR)/dash/manifest.mpd"
 	@node dist/cli/main.js inspect "$(DEMO_DIR)/dash/manifest.mpd"
 	@echo
-	@echo "$$ vvf serve --root $(DEMO_DIR) --register $(DEMO_DIR)/progressive.json    (Ctrl-C stops it)"
-	@node dist/cli/main.js serve --root "$(DEMO_DIR)" --port $${VVF_PORT:-8080} --register "$(DEMO_DIR)/progressive.json"
+	@# VVF_DEMO_CHECK=1: serve on a free port, fetch a range, probe it over HTTP, stop (CI runs this).
+	@if [ "$${VVF_DEMO_CHECK:-}" = 1 ]; then bash scripts/demo-check.sh "$(DEMO_DIR)"; exit $$?; fi; \
+	echo "$$ vvf serve --root $(DEMO_DIR) --register $(DEMO_DIR)/progressive.json    (Ctrl-C stops it)"; \
+	node dist/cli/main.js serve --root "$(DEMO_DIR)" --port $${VVF_PORT:-8080} --register "$(DEMO_DIR)/progressive.json"
 
 typecheck: node-deps
 	@npx tsc -p tsconfig.json --noEmit

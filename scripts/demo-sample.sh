@@ -4,6 +4,9 @@
 set -euo pipefail
 dir=${1:?usage: demo-sample.sh DIR}
 if [ -f "$dir/dash/manifest.mpd" ] && [ -f "$dir/progressive.json" ]; then exit 0; fi
+# The temporary directory sits next to DIR (so the final mv is a rename): its parent
+# (.cache/ on a fresh clone) must exist first.
+mkdir -p "$(dirname "$dir")"
 tmp=$(mktemp -d "${dir%/}.tmp.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/dash"
@@ -17,7 +20,6 @@ cat > "$tmp/progressive.json" <<'JSON'
 { "tracks": [ { "source": "dash/manifest.mpd", "kind": "video" },
               { "source": "dash/manifest.mpd", "kind": "audio" } ] }
 JSON
-mkdir -p "$(dirname "$dir")"
 rm -rf "$dir"
 mv "$tmp" "$dir"
 trap - EXIT

@@ -41,6 +41,10 @@ export const ErrorCodes = {
   SOURCE_FORBIDDEN: 'source not allowed by the configured roots or origins',
   /** The client went away, or stopped reading for longer than the send timeout, mid-response. */
   CLIENT_GONE: 'the client went away or stopped reading',
+  /** The metadata store (SQLite, Redis) cannot be reached or failed: not a problem of any source. */
+  STORE_UNAVAILABLE: 'metadata store unavailable',
+  /** No virtual file, or nothing at all, by that id or name. */
+  NOT_FOUND: 'not found',
   /** Command-line or API usage error. */
   USAGE: 'usage error',
   /** An internal invariant failed: a bug in vvf. */
@@ -48,6 +52,64 @@ export const ErrorCodes = {
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
+
+/**
+ * What kind of failure a code is, for faces to map to their own vocabulary (HTTP status,
+ * exit status, errno) in one small table each, and for callers deciding whether to retry.
+ */
+export type ErrorKind =
+  /** The request or the input is wrong: retrying the same thing fails the same way. */
+  | 'bad-input'
+  /** What was asked for does not exist. */
+  | 'not-found'
+  /** The configured policy does not allow it. */
+  | 'forbidden'
+  /** A source (or the store) failed to give what it should. */
+  | 'source-failed'
+  /** Something did not answer in time. */
+  | 'timeout'
+  /** A dependency is down or a limit of this instance is reached: try again later. */
+  | 'busy'
+  /** The other side went away: nobody is left to answer. */
+  | 'cancelled'
+  /** A bug in vvf. */
+  | 'bug';
+
+const KINDS: Record<ErrorCode, { kind: ErrorKind; retryable: boolean }> = {
+  BOX_OVERRUN: { kind: 'bad-input', retryable: false },
+  BOX_INVALID: { kind: 'bad-input', retryable: false },
+  BOX_MISSING: { kind: 'bad-input', retryable: false },
+  MEDIA_INCONSISTENT: { kind: 'bad-input', retryable: false },
+  NUMBER_TOO_LARGE: { kind: 'bad-input', retryable: false },
+  SAMPLE_LIMIT: { kind: 'bad-input', retryable: false },
+  METADATA_LIMIT: { kind: 'bad-input', retryable: false },
+  STRUCTURE_LIMIT: { kind: 'bad-input', retryable: false },
+  UNSUPPORTED: { kind: 'bad-input', retryable: false },
+  UNKNOWN_FORMAT: { kind: 'bad-input', retryable: false },
+  MANIFEST_INVALID: { kind: 'bad-input', retryable: false },
+  USAGE: { kind: 'bad-input', retryable: false },
+  // A changed source is compiled again on a later request: worth retrying.
+  SOURCE_CHANGED: { kind: 'source-failed', retryable: true },
+  SOURCE_UNREACHABLE: { kind: 'source-failed', retryable: true },
+  SOURCE_BAD_RESPONSE: { kind: 'source-failed', retryable: true },
+  SOURCE_RANGE: { kind: 'source-failed', retryable: false },
+  SOURCE_TIMEOUT: { kind: 'timeout', retryable: true },
+  SOURCE_FORBIDDEN: { kind: 'forbidden', retryable: false },
+  STORE_UNAVAILABLE: { kind: 'busy', retryable: true },
+  NOT_FOUND: { kind: 'not-found', retryable: false },
+  CLIENT_GONE: { kind: 'cancelled', retryable: false },
+  BUG: { kind: 'bug', retryable: false },
+};
+
+/** The kind of an error code. */
+export function kindOf(code: ErrorCode): ErrorKind {
+  return KINDS[code].kind;
+}
+
+/** The kind of anything thrown: errors that are not VvfErrors are bugs. */
+export function errorKind(e: unknown): ErrorKind {
+  return e instanceof VvfError ? e.kind : 'bug';
+}
 
 /** Where in the input a problem was found. */
 export interface ErrorLocation {
@@ -66,6 +128,16 @@ export class VvfError extends Error {
   readonly path: string | undefined;
   /** The message without the code and location. */
   readonly detail: string;
+
+  /** What kind of failure this is (see {@link ErrorKind}). */
+  get kind(): ErrorKind {
+    return KINDS[this.code].kind;
+  }
+
+  /** Whether the same request may succeed later. */
+  get retryable(): boolean {
+    return KINDS[this.code].retryable;
+  }
 
   constructor(code: ErrorCode, detail: string, where: ErrorLocation = {}, options?: { cause?: unknown }) {
     super(formatMessage(code, detail, where), options);

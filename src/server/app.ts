@@ -1,22 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
-import { parseRecipe, type Recipe, resolveRecipePaths } from '../compose/recipe.js';
+import { Catalog } from '../catalog/catalog.js';
+import { manifestRecipe } from '../catalog/manifest-recipe.js';
+import type { Registered, Registry } from '../catalog/registry.js';
+import { parseRecipe } from '../compose/recipe.js';
 import { VvfError } from '../errors.js';
-import { SourcePolicy } from '../sources/source-policy.js';
-import { MemoryLruStore } from '../store/memory-lru.js';
 import type { MetadataStore } from '../store/metadata-store.js';
-import { SqliteStore } from '../store/sqlite-store.js';
-import { TieredStore } from '../store/tiered-store.js';
-import { compileRecipe } from '../virtual/compile.js';
 import type { ServeConfig } from './config.js';
 import { responseErrors, sendError } from './errors.js';
-import { instrumentSource } from './instrument.js';
 import { ServerMetrics } from './metrics.js';
 import { renderIndexPage } from './page.js';
 import { pageDataFor } from './page-data.js';
-import { type Registered, Registry, recipeId } from './registry.js';
 import { type ServeFileOptions, serveFile } from './serve-file.js';
 import { isSignedPath, verifySignedPath } from './signed-url.js';
 
@@ -26,6 +21,8 @@ export interface VvfServer {
   /** Base URL the server answers at. */
   url: string;
   registry: Registry;
+  /** The virtual files this server answers for (shared with the other faces of the process). */
+  catalog: Catalog;
   /** Stops accepting connections and waits for in-flight responses to finish. */
   close(): Promise<void>;
 }
@@ -35,28 +32,16 @@ export type LogSink = (entry: Record<string, unknown>) => void;
 
 const MAX_BODY = 1 << 20;
 
-export async function startServer(config: ServeConfig, opts: { log?: LogSink; store?: MetadataStore } = {}): Promise<VvfServer> {
+export async function startServer(
+  config: ServeConfig,
+  opts: { log?: LogSink; store?: MetadataStore; catalog?: Catalog } = {},
+): Promise<VvfServer> {
   const log: LogSink =
     opts.log ?? ((entry) => process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`));
-  const policy = new SourcePolicy({
-    roots: config.roots,
-    origins: config.origins,
-    http: { timeoutMs: config.sourceTimeoutMs, idleTimeoutMs: config.sourceTimeoutMs },
-  });
-  const metrics = new ServerMetrics();
-  const open = async (spec: string) => instrumentSource(await policy.open(spec), metrics);
-  const opened = opts.store ? undefined : await openStore(config);
-  const store = opts.store ?? opened?.store;
-  const registry = new Registry(async (recipe) => (await compileRecipe(recipe, { openSource: open })).file, {
-    ...(store ? { store } : {}),
-    open,
-  });
-  /** The registered file for a recipe, compiling it on first use; counts cache hits. */
-  const fileFor = async (recipe: Recipe): Promise<Registered> => {
-    const known = await registry.get(recipeId(recipe));
-    metrics.cache.inc({ result: known ? 'hit' : 'miss' });
-    return known ?? registry.register(recipe);
-  };
+  // A catalog given by the caller is shared with other faces and outlives this server.
+  const catalog = opts.catalog ?? (await Catalog.open(config, opts.store ? { store: opts.store } : {}));
+  const registry = catalog.registry;
+  const metrics = new ServerMetrics(catalog.metrics);
   // Body bytes the sendfile path sends behind res.write, counted per response for logs and metrics.
   const sentCounters = new WeakMap<ServerResponse, (bytes: number) => void>();
   const serveOptions = (entry: Registered, res: ServerResponse): ServeFileOptions => {
@@ -70,21 +55,7 @@ export async function startServer(config: ServeConfig, opts: { log?: LogSink; st
       ...(onSent ? { onSent } : {}),
     };
   };
-  const root = config.roots[0];
-  const underRoot = (recipe: Recipe) => (root ? resolveRecipePaths(recipe, (p) => resolve(root, p)) : recipe);
   let baseUrl = '';
-
-  /**
-   * The registered files the store still has. Another instance sharing the store may have
-   * deleted one this instance still holds in its registry: it is not listed, and the registry
-   * stops serving it by id within a second (see Registry.get).
-   */
-  const listed = async (): Promise<Registered[]> => {
-    const entries = await registry.list();
-    if (!opened) return entries;
-    const kept = new Set((await opened.store.list()).map((f) => f.id));
-    return entries.filter((e) => kept.has(e.id));
-  };
 
   const describe = (r: Registered) => ({
     id: r.id,
@@ -100,7 +71,7 @@ export async function startServer(config: ServeConfig, opts: { log?: LogSink; st
     const path = url.pathname;
     const method = req.method ?? 'GET';
     if (path === '/' && (method === 'GET' || method === 'HEAD')) {
-      const html = renderIndexPage(await Promise.all((await listed()).map(pageDataFor)));
+      const html = renderIndexPage(await Promise.all((await catalog.list()).map(pageDataFor)));
       res.writeHead(200, {
         'content-type': 'text/html; charset=utf-8',
         'content-length': Buffer.byteLength(html),
@@ -122,18 +93,15 @@ export async function startServer(config: ServeConfig, opts: { log?: LogSink; st
     if (isSignedPath(path) && (method === 'GET' || method === 'HEAD')) {
       if (!config.signingKey)
         throw new VvfError('SOURCE_FORBIDDEN', 'signed URLs are not enabled on this server (no signing key)');
-      const entry = await fileFor(underRoot(verifySignedPath(path, config.signingKey)));
+      const entry = await catalog.fileFor(catalog.underRoot(verifySignedPath(path, config.signingKey)));
       await serveFile(req, res, entry.file, serveOptions(entry, res));
       return;
     }
     const dash = /^\/dash\/(.+\.mpd)\.mp4$/.exec(path);
     if (dash && (method === 'GET' || method === 'HEAD')) {
       const manifest = decodeURIComponent(dash[1]!);
-      const pick = (kind: 'video' | 'audio') => {
-        const rep = url.searchParams.get(kind);
-        return rep ? { source: manifest, representation: rep } : { source: manifest, kind };
-      };
-      const entry = await fileFor(underRoot(parseRecipe({ tracks: [pick('video'), pick('audio')] })));
+      const recipe = manifestRecipe(manifest, { video: url.searchParams.get('video'), audio: url.searchParams.get('audio') });
+      const entry = await catalog.fileFor(catalog.underRoot(recipe));
       await serveFile(req, res, entry.file, serveOptions(entry, res));
       return;
     }
@@ -142,22 +110,20 @@ export async function startServer(config: ServeConfig, opts: { log?: LogSink; st
       return;
     }
     if (path === '/v' && method === 'POST') {
-      const resolved = underRoot(parseRecipe(JSON.parse(await readBody(req)) as unknown));
-      // Asks the store: deleted by another instance but still held here counts as unknown, and is stored again.
-      const known = (await registry.get(recipeId(resolved), { recheck: true })) !== undefined;
-      const entry = await registry.register(resolved);
-      json(res, known ? 200 : 201, describe(entry));
+      const resolved = catalog.underRoot(parseRecipe(JSON.parse(await readBody(req)) as unknown));
+      const { entry, created } = await catalog.register(resolved);
+      json(res, created ? 201 : 200, describe(entry));
       return;
     }
     if (path === '/v' && (method === 'GET' || method === 'HEAD')) {
-      json(res, 200, { files: (await listed()).map(describe) }, method === 'HEAD');
+      json(res, 200, { files: (await catalog.list()).map(describe) }, method === 'HEAD');
       return;
     }
     const m = /^\/v\/([A-Za-z0-9_-]+)(\.mp4)?$/.exec(path);
     if (m) {
-      const entry = method === 'DELETE' ? undefined : await registry.get(m[1]!);
+      const entry = method === 'DELETE' ? undefined : await catalog.get(m[1]!);
       if (method === 'DELETE' && !m[2]) {
-        if (await registry.delete(m[1]!)) res.writeHead(204).end();
+        if (await catalog.delete(m[1]!)) res.writeHead(204).end();
         else json(res, 404, { error: 'NOT_FOUND', message: `no virtual file ${m[1]}` });
         return;
       }
@@ -236,7 +202,7 @@ export async function startServer(config: ServeConfig, opts: { log?: LogSink; st
     });
   } catch (e) {
     // A store connection left open would keep the process alive.
-    await opened?.store.close();
+    if (!opts.catalog) await catalog.close();
     throw e;
   }
   const address = server.address() as AddressInfo;
@@ -247,13 +213,13 @@ export async function startServer(config: ServeConfig, opts: { log?: LogSink; st
     server,
     url: baseUrl,
     registry,
+    catalog,
     close: async () => {
       await new Promise<void>((r) => {
         server.close(() => r());
         server.closeIdleConnections();
       });
-      await registry.closeAll();
-      if (store && !opts.store) await store.close();
+      if (!opts.catalog) await catalog.close();
     },
   };
 }
@@ -277,19 +243,4 @@ async function readBody(req: IncomingMessage): Promise<string> {
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
-}
-
-/**
- * The configured store: a memory LRU over Redis (`redisUrl`, shared by every instance) or
- * over an SQLite file (`storePath`); none when neither is set.
- */
-async function openStore(config: ServeConfig): Promise<{ store: TieredStore } | undefined> {
-  const memory = () => new MemoryLruStore({ maxBytes: config.memoryCacheBytes });
-  if (config.redisUrl) {
-    // Loaded only when used: the Redis client adds to every start of the command otherwise.
-    const { RedisStore } = await import('../store/redis-store.js');
-    const redis = await RedisStore.connect(config.redisUrl);
-    return { store: new TieredStore(memory(), redis) };
-  }
-  return config.storePath ? { store: new TieredStore(memory(), SqliteStore.open(config.storePath)) } : undefined;
 }

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { type ErrorCode, VvfError } from '../errors.js';
-import { displayName } from './display-name.js';
+import { displayName } from '../sources/display-name.js';
 
 /** HTTP status for an error code: the face decides, the library only names the problem. */
 export function statusFor(e: unknown): number {

@@ -1,11 +1,12 @@
 // What the index page shows of a registered virtual file: its tracks (read from its own header) and its byte map.
+
+import type { Registered } from '../catalog/registry.js';
 import { openMovie } from '../demux/open-movie.js';
 import { VvfError } from '../errors.js';
 import { summarizeMovie } from '../model/summary.js';
+import { displayName } from '../sources/display-name.js';
 import type { Source } from '../sources/source.js';
 import type { ExtentInfo, VirtualFile } from '../virtual/virtual-file.js';
-import { displayName } from './display-name.js';
-import type { Registered } from './registry.js';
 
 /** One track as the page lists it. */
 export interface PageTrack {
@@ -74,7 +75,7 @@ const cache = new WeakMap<VirtualFile, Promise<Omit<PageFile, 'id' | 'url' | 'cr
  * bytes past moov, 8 bytes of the first sample run: one small read of one source, once
  * per file.
  */
-export async function pageDataFor(entry: Registered): Promise<PageFile> {
+export async function pageDataFor(entry: Omit<Registered, 'name' | 'confirmed'>): Promise<PageFile> {
   let pending = cache.get(entry.file);
   if (!pending) {
     pending = describeFile(entry.file);

@@ -45,7 +45,7 @@ type Client = ReturnType<typeof newClient>;
  * (it is then skipped by `list` and a miss for `get`, so the recipe compiles again).
  *
  * Failures to reach the server (refused, timed out, connection lost) are VvfError
- * `SOURCE_UNREACHABLE`; a lost connection is re-established in the background.
+ * `STORE_UNAVAILABLE`; a lost connection is re-established in the background.
  */
 export class RedisStore implements MetadataStore {
   /** The server's URL with any password replaced, for messages. */
@@ -63,7 +63,7 @@ export class RedisStore implements MetadataStore {
   /**
    * Connects to `url` (`redis://[[user]:password@]host[:port][/db]`, or `rediss://` for
    * TLS). A URL that is not one fails with USAGE; a server that cannot be reached within
-   * `connectTimeoutMs`, or refuses the credentials, with SOURCE_UNREACHABLE.
+   * `connectTimeoutMs`, or refuses the credentials, with STORE_UNAVAILABLE.
    */
   static async connect(url: string, opts: RedisStoreOptions = {}): Promise<RedisStore> {
     const prefix = opts.prefix ?? 'vvf:';
@@ -99,7 +99,7 @@ export class RedisStore implements MetadataStore {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new VvfError('SOURCE_UNREACHABLE', `timed out after ${connectTimeoutMs} ms`)),
+        () => reject(new VvfError('STORE_UNAVAILABLE', `timed out after ${connectTimeoutMs} ms`)),
         connectTimeoutMs + 1000,
       );
     });
@@ -109,7 +109,7 @@ export class RedisStore implements MetadataStore {
     } catch (e) {
       client.destroy();
       throw new VvfError(
-        'SOURCE_UNREACHABLE',
+        'STORE_UNAVAILABLE',
         `cannot connect to the metadata store: ${describe(e)}`,
         { source: shown },
         { cause: e },
@@ -199,7 +199,7 @@ export class RedisStore implements MetadataStore {
       return await command();
     } catch (e) {
       if (e instanceof VvfError) throw e;
-      throw new VvfError('SOURCE_UNREACHABLE', `metadata store: ${describe(e)}`, { source: this.url }, { cause: e });
+      throw new VvfError('STORE_UNAVAILABLE', `metadata store: ${describe(e)}`, { source: this.url }, { cause: e });
     }
   }
 }

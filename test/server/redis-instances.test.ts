@@ -105,12 +105,12 @@ test('a file deleted on one instance is gone from every listing, stops being ser
   assert.equal((await body(`${b.url}/v/${id}.mp4`, { headers: { range: 'bytes=0-1' } })).status, 206);
 });
 
-test('a server whose Redis is not there fails to start, quickly and with SOURCE_UNREACHABLE', async () => {
+test('a server whose Redis is not there fails to start, quickly and with STORE_UNAVAILABLE', async () => {
   const port = await freePort();
   const started = performance.now();
   await assert.rejects(
     startServer({ ...defaultServeConfig, port: 0, roots: [root], redisUrl: `redis://127.0.0.1:${port}/0` }, { log: () => {} }),
-    (e: unknown) => e instanceof VvfError && e.code === 'SOURCE_UNREACHABLE',
+    (e: unknown) => e instanceof VvfError && e.code === 'STORE_UNAVAILABLE',
   );
   assert.ok(performance.now() - started < 3000);
 });

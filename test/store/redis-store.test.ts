@@ -158,12 +158,12 @@ test('concurrent puts and gets of many files on one connection stay consistent',
   }
 });
 
-test('a server that is not there: SOURCE_UNREACHABLE at once, password never shown', async () => {
+test('a server that is not there: STORE_UNAVAILABLE at once, password never shown', async () => {
   const port = await freePort();
   const started = performance.now();
   await assert.rejects(RedisStore.connect(`redis://:s3cret@127.0.0.1:${port}/0`), (e: unknown) => {
     assert.ok(e instanceof VvfError);
-    assert.equal(e.code, 'SOURCE_UNREACHABLE');
+    assert.equal(e.code, 'STORE_UNAVAILABLE');
     assert.match(e.message, /ECONNREFUSED/);
     assert.doesNotMatch(e.message, /s3cret/);
     assert.match(e.message, /\*\*\*/);
@@ -178,15 +178,15 @@ test('a URL that is not a Redis URL is a USAGE error', async () => {
   await assert.rejects(RedisStore.connect(redis.url, { connectTimeoutMs: 0 }), isCode('USAGE'));
 });
 
-test('a lost server: commands fail fast with SOURCE_UNREACHABLE, and work again once it is back', async () => {
+test('a lost server: commands fail fast with STORE_UNAVAILABLE, and work again once it is back', async () => {
   const own = await startRedis();
   const store = await RedisStore.connect(own.url, { prefix: fresh() });
   try {
     await store.put(madeUp('before', 100));
     await own.stop();
     const started = performance.now();
-    await assert.rejects(store.get('before'), isCode('SOURCE_UNREACHABLE'));
-    await assert.rejects(store.put(madeUp('during', 100)), isCode('SOURCE_UNREACHABLE'));
+    await assert.rejects(store.get('before'), isCode('STORE_UNAVAILABLE'));
+    await assert.rejects(store.put(madeUp('during', 100)), isCode('STORE_UNAVAILABLE'));
     assert.ok(performance.now() - started < 3000, 'no waiting for a server that is gone');
 
     const again = await startRedis(own.port);

@@ -1,14 +1,17 @@
-import { createHash } from 'node:crypto';
 import { parseRecipe, type Recipe } from '../compose/recipe.js';
 import type { Source } from '../sources/source.js';
 import { loadIfFresh } from '../store/load-compiled.js';
 import type { MetadataStore } from '../store/metadata-store.js';
 import type { VirtualFile } from '../virtual/virtual-file.js';
+import { readableName } from './names.js';
+import { recipeId } from './recipe-id.js';
 
 /** A registered virtual file. */
 export interface Registered {
   id: string;
   recipe: Recipe;
+  /** A name a person recognises it by ({@link readableName}); not unique. */
+  name: string;
   file: VirtualFile;
   /** When it was compiled: its Last-Modified. */
   created: Date;
@@ -16,27 +19,10 @@ export interface Registered {
   confirmed?: number;
 }
 
-/** A stable id for a recipe: the same recipe always gets the same id, on any instance. */
-export function recipeId(recipe: Recipe): string {
-  return createHash('sha256').update(canonicalJson(recipe)).digest('base64url').slice(0, 16);
-}
-
-/** JSON with object keys sorted, so equal recipes serialize equally. */
-export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const entries = Object.entries(v as Record<string, unknown>)
-      .filter(([, x]) => x !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
-
 export interface RegistryOptions {
   /** Where compiled files are kept between runs (and shared between instances). */
   store?: MetadataStore;
-  /** Opens a stored file's sources to check they are unchanged (through the server's policy). */
+  /** Opens a stored file's sources to check they are unchanged (through the catalog's policy). */
   open?: (key: string) => Promise<Source>;
   /**
    * How long a file this instance holds is served without asking the store whether it is
@@ -51,7 +37,7 @@ const RECHECK_MS = 1000;
 const wholeSecond = (ms: number) => new Date(Math.floor(ms / 1000) * 1000);
 
 /**
- * The virtual files a server knows, by id. Compiling the same recipe twice (even at the
+ * The virtual files a process knows, by id. Compiling the same recipe twice (even at the
  * same time) happens once. With a store, compiled files survive restarts and are shared
  * between instances: a stored file is used only if every source still has the validator
  * it was compiled from; otherwise its recipe is compiled again.
@@ -101,9 +87,11 @@ export class Registry {
       if (!stored) return undefined;
       const fresh = this.opts.open ? await loadIfFresh(stored, this.opts.open) : undefined;
       if (fresh) {
+        const recipe = parseRecipe(stored.recipe);
         const entry: Registered = {
           id,
-          recipe: parseRecipe(stored.recipe),
+          recipe,
+          name: readableName(recipe),
           file: fresh,
           created: wholeSecond(stored.created),
           confirmed: performance.now(),
@@ -145,7 +133,14 @@ export class Registry {
 
   private async compileAndStore(id: string, recipe: Recipe): Promise<Registered> {
     const file = await this.compile(recipe);
-    const entry: Registered = { id, recipe, file, created: wholeSecond(Date.now()), confirmed: performance.now() };
+    const entry: Registered = {
+      id,
+      recipe,
+      name: readableName(recipe),
+      file,
+      created: wholeSecond(Date.now()),
+      confirmed: performance.now(),
+    };
     await this.opts.store?.put({ id, recipe, created: entry.created.getTime(), compiled: file.serialize() });
     this.files.set(id, entry);
     return entry;

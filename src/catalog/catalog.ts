@@ -1,0 +1,137 @@
+import { resolve } from 'node:path';
+import { type Recipe, resolveRecipePaths } from '../compose/recipe.js';
+import type { Source } from '../sources/source.js';
+import { SourcePolicy } from '../sources/source-policy.js';
+import type { MetadataStore } from '../store/metadata-store.js';
+import { compileRecipe } from '../virtual/compile.js';
+import type { CatalogConfig } from './config.js';
+import { instrumentSource, sourceMetrics } from './instrument.js';
+import { MetricsRegistry } from './metrics.js';
+import { openStore } from './open-store.js';
+import { recipeId } from './recipe-id.js';
+import { type Registered, Registry } from './registry.js';
+
+export interface CatalogOptions {
+  /** A store to use instead of the configured one (the caller closes it). */
+  store?: MetadataStore;
+  /** The process's metrics, shared with the faces; a new registry by default. */
+  metrics?: MetricsRegistry;
+}
+
+/**
+ * The virtual files a deployment knows, shared by every face of a process: recipes are
+ * registered (the same recipe gets the same id on any instance), compiled once, kept in
+ * the configured store, and listed; sources are opened only as the policy allows, and
+ * every read is counted. Faces turn their protocol into calls on this.
+ */
+export class Catalog {
+  readonly registry: Registry;
+  readonly policy: SourcePolicy;
+  readonly metrics: MetricsRegistry;
+  private readonly cacheLookups;
+  private readonly listeners = new Set<() => void>();
+
+  private constructor(
+    readonly config: CatalogConfig,
+    private readonly store: MetadataStore | undefined,
+    private readonly ownsStore: boolean,
+    metrics: MetricsRegistry,
+  ) {
+    this.metrics = metrics;
+    this.policy = new SourcePolicy({
+      roots: config.roots,
+      origins: config.origins,
+      http: { timeoutMs: config.sourceTimeoutMs, idleTimeoutMs: config.sourceTimeoutMs },
+    });
+    const reads = sourceMetrics(metrics);
+    this.cacheLookups = metrics.counter('vvf_metadata_cache_total', 'Compiled-file lookups, by result (hit, miss).');
+    const open = async (spec: string) => instrumentSource(await this.policy.open(spec), reads);
+    this.openSource = open;
+    this.registry = new Registry(async (recipe) => (await compileRecipe(recipe, { openSource: open })).file, {
+      ...(store ? { store } : {}),
+      open,
+    });
+  }
+
+  /** Opens the configured store (or uses the one given) and makes the catalog. */
+  static async open(config: CatalogConfig, opts: CatalogOptions = {}): Promise<Catalog> {
+    const store = opts.store ?? (await openStore(config));
+    return new Catalog(config, store, opts.store === undefined, opts.metrics ?? new MetricsRegistry());
+  }
+
+  /** Opens a path or URL as the policy allows, its reads counted in the metrics. */
+  readonly openSource: (spec: string) => Promise<Source>;
+
+  /** A recipe with its relative local paths made absolute under the first root. */
+  underRoot(recipe: Recipe): Recipe {
+    const root = this.config.roots[0];
+    return root ? resolveRecipePaths(recipe, (p) => resolve(root, p)) : recipe;
+  }
+
+  /** The registered file for a recipe, compiling it on first use; counts cache hits. */
+  async fileFor(recipe: Recipe): Promise<Registered> {
+    const known = await this.registry.get(recipeId(recipe));
+    this.cacheLookups.inc({ result: known ? 'hit' : 'miss' });
+    return known ?? this.registered(await this.registry.register(recipe));
+  }
+
+  /**
+   * Registers a recipe; `created` says whether it is new (asks the store: deleted by
+   * another instance but still held here counts as unknown, and is stored again).
+   */
+  async register(recipe: Recipe): Promise<{ entry: Registered; created: boolean }> {
+    const known = (await this.registry.get(recipeId(recipe), { recheck: true })) !== undefined;
+    const entry = await this.registry.register(recipe);
+    if (!known) this.changed();
+    return { entry, created: !known };
+  }
+
+  get(id: string): Promise<Registered | undefined> {
+    return this.registry.get(id);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const deleted = await this.registry.delete(id);
+    if (deleted) this.changed();
+    return deleted;
+  }
+
+  /**
+   * The registered files the store still has. Another instance sharing the store may have
+   * deleted one this instance still holds in its registry: it is not listed, and the registry
+   * stops serving it by id within a second (see Registry.get).
+   */
+  async list(): Promise<Registered[]> {
+    const entries = await this.registry.list();
+    if (!this.store || !this.ownsStore) return entries;
+    const kept = new Set((await this.store.list()).map((f) => f.id));
+    return entries.filter((e) => kept.has(e.id));
+  }
+
+  /** Called when this process registers or deletes a file (other instances' changes show on the next list). */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Closes every loaded file and the store this catalog opened. */
+  async close(): Promise<void> {
+    await this.registry.closeAll();
+    if (this.store && this.ownsStore) await this.store.close();
+  }
+
+  private registered(entry: Registered): Registered {
+    this.changed();
+    return entry;
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) {
+      try {
+        listener();
+      } catch {
+        // A face's listener failing must not fail the registration.
+      }
+    }
+  }
+}

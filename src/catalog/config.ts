@@ -1,0 +1,57 @@
+import { resolve } from 'node:path';
+import { redactUrl } from '../sources/redact-url.js';
+import type { SettingsSpec } from './settings.js';
+
+/**
+ * What every face of a deployment shares: where sources may come from, how long a source
+ * may take, and where compiled files are kept. Each face's own settings extend this.
+ */
+export interface CatalogConfig {
+  /** Directories local sources may come from. */
+  roots: string[];
+  /** HTTP(S) origins remote sources may come from. */
+  origins: string[];
+  /** Timeout of one source read (HTTP origins). */
+  sourceTimeoutMs: number;
+  /** SQLite file keeping compiled files between runs and instances; none: memory only. */
+  storePath?: string;
+  /**
+   * Redis server keeping compiled files for every instance (`redis://host:port/db`); when
+   * set, it is used instead of `storePath`. Its password is never printed.
+   */
+  redisUrl?: string;
+  /** Bytes of compiled files kept in memory in front of the store. */
+  memoryCacheBytes: number;
+}
+
+export const defaultCatalogConfig: Readonly<CatalogConfig> = Object.freeze({
+  roots: [],
+  origins: [],
+  sourceTimeoutMs: 10_000,
+  memoryCacheBytes: 256 * 1024 * 1024,
+});
+
+export const catalogSettings: SettingsSpec<CatalogConfig> = {
+  env: {
+    VVF_ROOTS: 'roots',
+    VVF_ORIGINS: 'origins',
+    VVF_SOURCE_TIMEOUT_MS: 'sourceTimeoutMs',
+    VVF_STORE: 'storePath',
+    VVF_REDIS: 'redisUrl',
+    VVF_MEMORY_CACHE_BYTES: 'memoryCacheBytes',
+  },
+  numbers: new Set(['sourceTimeoutMs', 'memoryCacheBytes']),
+  lists: new Set(['roots', 'origins']),
+  optional: new Set(['storePath', 'redisUrl']),
+};
+
+/** Roots as absolute paths, so that a later chdir or another face resolves them alike. */
+export function absoluteRoots<T extends CatalogConfig>(config: T): T {
+  config.roots = config.roots.map((r) => resolve(r));
+  return config;
+}
+
+/** The catalog's settings as they may be printed or logged: secrets replaced. */
+export function printableCatalogConfig<T extends CatalogConfig>(config: T): T {
+  return { ...config, ...(config.redisUrl !== undefined ? { redisUrl: redactUrl(config.redisUrl) } : {}) };
+}

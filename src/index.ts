@@ -1,5 +1,13 @@
 /** vvf: virtual video files. The library's public API. */
 
+export { Catalog, type CatalogOptions } from './catalog/catalog.js';
+export { type CatalogConfig, defaultCatalogConfig } from './catalog/config.js';
+export { manifestRecipe } from './catalog/manifest-recipe.js';
+export { MetricsRegistry } from './catalog/metrics.js';
+export { readableName } from './catalog/names.js';
+export { canonicalJson, recipeId } from './catalog/recipe-id.js';
+export { type Registered, Registry } from './catalog/registry.js';
+export { signRecipe, verifySignedPath } from './catalog/signed-url.js';
 export type { Composition, OutputTrack } from './compose/composition.js';
 export { layoutProgressive } from './compose/progressive.js';
 export { parseRecipe, type Recipe, type RecipePiece, type TrackRef } from './compose/recipe.js';
@@ -7,7 +15,7 @@ export { planSplit, type SplitPlan, splitRecipes } from './compose/split.js';
 export { type BoxLine, listBoxes } from './demux/box-listing.js';
 export { parseMpd } from './demux/mpd.js';
 export { type OpenMovieOptions, openMovie } from './demux/open-movie.js';
-export { type ErrorCode, ErrorCodes, isVvfError, VvfError } from './errors.js';
+export { type ErrorCode, ErrorCodes, type ErrorKind, errorKind, isVvfError, kindOf, VvfError } from './errors.js';
 export { defaultLimits, type Limits, resolveLimits } from './limits.js';
 export type { Movie, MovieLayout, SampleDescription, Track, TrackKind } from './model/movie.js';
 export { presentationTime, type SampleTable } from './model/sample-table.js';

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { VvfError } from '../errors.js';
+import { type ErrorKind, errorKind, VvfError } from '../errors.js';
 import { boxes, boxesUsage } from './commands/boxes.js';
 import { inspect, inspectUsage } from './commands/inspect.js';
 import { compose, composeUsage, remux, remuxUsage } from './commands/make.js';
@@ -20,7 +20,18 @@ ${signUsage}
 
   vvf --version | vvf help`;
 
-/** Exit statuses: 1 bad input or source, 2 usage, 70 internal error (sysexits' EX_SOFTWARE). */
+/** Exit status of each kind of error: 1 for what the input or a source did, 70 for a bug (sysexits' EX_SOFTWARE); usage errors are 2. */
+const EXIT: Record<ErrorKind, number> = {
+  'bad-input': 1,
+  'not-found': 1,
+  forbidden: 1,
+  'source-failed': 1,
+  timeout: 1,
+  busy: 1,
+  cancelled: 1,
+  bug: 70,
+};
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -72,7 +83,7 @@ main(process.argv.slice(2)).then(
   (e: unknown) => {
     if (e instanceof VvfError) {
       process.stderr.write(`vvf: ${e.message}\n`);
-      process.exitCode = e.code === 'USAGE' ? 2 : e.code === 'BUG' ? 70 : 1;
+      process.exitCode = e.code === 'USAGE' ? 2 : EXIT[errorKind(e)];
     } else {
       process.stderr.write(`vvf: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
       process.exitCode = 70;

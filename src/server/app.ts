@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Catalog } from '../catalog/catalog.js';
 import { manifestRecipe } from '../catalog/manifest-recipe.js';
 import type { Registered, Registry } from '../catalog/registry.js';
+import { isSignedPath, verifySignedPath } from '../catalog/signed-url.js';
 import { parseRecipe } from '../compose/recipe.js';
 import { VvfError } from '../errors.js';
 import type { MetadataStore } from '../store/metadata-store.js';
@@ -13,7 +14,6 @@ import { ServerMetrics } from './metrics.js';
 import { renderIndexPage } from './page.js';
 import { pageDataFor } from './page-data.js';
 import { type ServeFileOptions, serveFile } from './serve-file.js';
-import { isSignedPath, verifySignedPath } from './signed-url.js';
 
 /** A running `vvf serve`. */
 export interface VvfServer {

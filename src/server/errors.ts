@@ -1,31 +1,23 @@
 import type { ServerResponse } from 'node:http';
-import { type ErrorCode, VvfError } from '../errors.js';
+import { type ErrorKind, errorKind, VvfError } from '../errors.js';
 import { displayName } from '../sources/display-name.js';
 
-/** HTTP status for an error code: the face decides, the library only names the problem. */
+/** HTTP status of each kind of error: the face decides, the library only names the problem. */
+const STATUS: Record<ErrorKind, number> = {
+  'bad-input': 422,
+  'not-found': 404,
+  forbidden: 403,
+  'source-failed': 502,
+  timeout: 504,
+  busy: 503,
+  cancelled: 499,
+  bug: 500,
+};
+
+/** HTTP status for an error: by its kind; a malformed request itself is 400. */
 export function statusFor(e: unknown): number {
-  if (!(e instanceof VvfError)) return 500;
-  const byCode: Partial<Record<ErrorCode, number>> = {
-    USAGE: 400,
-    SOURCE_FORBIDDEN: 403,
-    SOURCE_CHANGED: 502,
-    SOURCE_UNREACHABLE: 502,
-    SOURCE_TIMEOUT: 504,
-    SOURCE_BAD_RESPONSE: 502,
-    SOURCE_RANGE: 502,
-    UNSUPPORTED: 422,
-    UNKNOWN_FORMAT: 422,
-    BOX_OVERRUN: 422,
-    BOX_INVALID: 422,
-    BOX_MISSING: 422,
-    MEDIA_INCONSISTENT: 422,
-    MANIFEST_INVALID: 422,
-    NUMBER_TOO_LARGE: 422,
-    SAMPLE_LIMIT: 422,
-    METADATA_LIMIT: 422,
-    STRUCTURE_LIMIT: 422,
-  };
-  return byCode[e.code] ?? 500;
+  if (e instanceof VvfError && e.code === 'USAGE') return 400;
+  return STATUS[errorKind(e)];
 }
 
 /** The error each failed response was answered with (or cut for), for the request log. */

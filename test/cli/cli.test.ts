@@ -174,7 +174,7 @@ test('sign prints a URL that verifies with the same key', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vvf-cli-'));
   const recipe = join(dir, 'r.json');
   writeFileSync(recipe, JSON.stringify({ tracks: ['talk/manifest.mpd'] }));
-  const { verifySignedPath } = await import('../../src/server/signed-url.js');
+  const { verifySignedPath } = await import('../../src/catalog/signed-url.js');
   const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
     execFile(
       process.execPath,

@@ -9,7 +9,7 @@ import { ensureFixtures } from '../../scripts/fixtures.js';
 import { parseRecipe } from '../../src/compose/recipe.js';
 import { startServer, type VvfServer } from '../../src/server/app.js';
 import { defaultServeConfig } from '../../src/server/config.js';
-import { signRecipe } from '../../src/server/signed-url.js';
+import { signRecipe } from '../../src/catalog/signed-url.js';
 
 const KEY = 'test-signing-key-0123456789';
 let a: VvfServer;

@@ -1,5 +1,5 @@
 import { VvfError } from '../../errors.js';
-import { signRecipe } from '../../server/signed-url.js';
+import { signRecipe } from '../../catalog/signed-url.js';
 import { onePositional, parse } from '../args.js';
 import { loadRecipeFile } from '../recipe-file.js';
 

@@ -1,0 +1,556 @@
+// The FUSE request loop: a native thread reads requests off /dev/fuse and posts them
+// here; each is dispatched to the filesystem and answered with exactly one write (a
+// writev of header + payload, or one splice of the whole reply), within a deadline.
+import { closeSync, writev, writevSync } from 'node:fs';
+import { Errno, errnoName, errnoOf, FuseErrno } from './errno.js';
+import type { DirEntry, FileRange, FuseFilesystem, ReadPlan, RequestContext } from './filesystem.js';
+import {
+  cString,
+  decodeAccessMask,
+  decodeBatchForget,
+  decodeFh,
+  decodeForget,
+  decodeGetxattr,
+  decodeInHeader,
+  decodeInitIn,
+  decodeInterrupt,
+  decodeOpenFlags,
+  decodeReadIn,
+  direntplusSize,
+  direntSize,
+  direntType,
+  encodeAttrOut,
+  encodeEntryOut,
+  encodeGetxattrOut,
+  encodeInitOut,
+  encodeNotifyInvalInode,
+  encodeOpenOut,
+  encodeOutHeader,
+  encodeStatfsOut,
+  FUSE_KERNEL_MINOR_VERSION,
+  FUSE_KERNEL_VERSION,
+  IN_HEADER_SIZE,
+  type InHeader,
+  InitFlag,
+  type InitOut,
+  NO_REPLY_OPCODES,
+  Opcode,
+  OpenFlag,
+  OUT_HEADER_SIZE,
+  opcodeName,
+  WRITING_OPCODES,
+  writeDirent,
+  writeDirentplus,
+} from './kernel-abi.js';
+import { type FuseNative, fuseNative, type SplicePiece } from './native.js';
+
+/** Pages per request we ask for (FUSE_MAX_PAGES): 256 × 4 KiB, so one READ carries 1 MiB. */
+const MAX_PAGES = 256;
+/** Largest READ reply payload: MAX_PAGES pages. */
+const MAX_READ = MAX_PAGES * 4096;
+/** max_write we announce; nothing is written to a read-only mount, but the read buffer must hold it. */
+const MAX_WRITE = 128 << 10;
+/** Reader buffer: in header + fuse_write_in (40) + max_write, with room to spare (≥ FUSE_MIN_READ_BUFFER). */
+const READ_BUFFER = IN_HEADER_SIZE + 40 + MAX_WRITE + 4096;
+/** Background requests (readahead, async reads) the kernel may have in flight at once. */
+const MAX_BACKGROUND = 64;
+const CONGESTION_THRESHOLD = 48;
+const DEFAULT_DEADLINE_MS = 5000;
+/** writev takes at most IOV_MAX (1024) buffers; more pieces are joined first. */
+const MAX_IOVECS = 1000;
+/** Pipes kept for spliced replies (one per reply in flight). */
+const MAX_PIPES = 16;
+
+const O_ACCMODE = 3;
+const O_TRUNC = 0o1000;
+const W_OK = 2;
+
+/** Counters of a session, for the caller's metrics and logs. */
+export interface FuseStats {
+  /** Requests answered (or taken, for those that get no answer) by opcode name. */
+  requests: Record<string, number>;
+  /** Errors answered, by errno name (`EIO`, `ENOENT`, …). */
+  errors: Record<string, number>;
+  /** Bytes of READ replies. */
+  bytesRead: number;
+  /** READ replies written with splice (no copy through user space). */
+  splicedReads: number;
+  /** Requests whose deadline passed (answered EIO). */
+  timeouts: number;
+  /** Requests the kernel interrupted (answered EINTR). */
+  interrupts: number;
+  /** Requests in flight now. */
+  inFlight: number;
+}
+
+/** Options of {@link FuseSession}. */
+export interface FuseSessionOptions {
+  /** A request not answered within this is answered EIO (a late result is dropped). Default 5000 ms. */
+  deadlineMs?: number;
+  /** Called once per answered request: opcode name, milliseconds taken, errno (0 on success). */
+  onRequest?: (opcode: string, ms: number, errno: number) => void;
+  /** Told about things worth a log line (a failed reply write, the connection ending). */
+  log?: (message: string) => void;
+  /**
+   * Reply to READs whose bytes are in local files with splice(2), without copying them
+   * through user space: `auto` (default) when the filesystem has readPlan and the pipes
+   * can be made large enough, `off` to always writev.
+   */
+  splice?: 'auto' | 'off';
+  /** Called once the kernel's INIT is answered, with what was agreed. */
+  onInit?: (init: InitOut) => void;
+}
+
+interface Pending {
+  unique: bigint;
+  opcode: number;
+  started: number;
+  timer: NodeJS.Timeout;
+  controller: AbortController;
+  /** A reply (a splice) is being written: neither the deadline nor an interrupt may answer now. */
+  replying: boolean;
+  done: boolean;
+}
+
+type Payload = Uint8Array[];
+
+/**
+ * Serves a mounted FUSE connection's descriptor with a {@link FuseFilesystem}. Requests
+ * are handled concurrently; every one that expects an answer gets exactly one, within
+ * the deadline: the result, the error it failed with, EIO when the deadline passes,
+ * EINTR when the kernel interrupts it, EIO when the session closes.
+ */
+export class FuseSession {
+  readonly stats: FuseStats = {
+    requests: {},
+    errors: {},
+    bytesRead: 0,
+    splicedReads: 0,
+    timeouts: 0,
+    interrupts: 0,
+    inFlight: 0,
+  };
+  /** Resolves once the kernel's INIT has been answered. */
+  readonly initialized: Promise<InitOut>;
+  /** Resolves when the session ends: {@link close}, or the kernel ending the connection (unmounted elsewhere). */
+  readonly ended: Promise<void>;
+  private readonly fd: number;
+  private readonly fs: FuseFilesystem;
+  private readonly native: FuseNative;
+  private readonly deadlineMs: number;
+  private readonly opts: FuseSessionOptions;
+  private readonly pending = new Map<bigint, Pending>();
+  private readonly dirs = new Map<bigint, DirEntry[]>();
+  private nextDirHandle = 1n;
+  private reader: object | undefined;
+  private closing = false;
+  private fdClosed = false;
+  private resolveInit!: (init: InitOut) => void;
+  private resolveEnded!: () => void;
+  private spliceEnabled: boolean;
+  private readonly freePipes: [number, number][] = [];
+  private pipeCount = 0;
+  private readonly pipeWaiters: ((pipe: [number, number] | undefined) => void)[] = [];
+  private splicesInFlight = 0;
+  private splicesDone: (() => void) | undefined;
+
+  constructor(fd: number, fs: FuseFilesystem, opts: FuseSessionOptions = {}) {
+    this.fd = fd;
+    this.fs = fs;
+    this.opts = opts;
+    this.native = fuseNative();
+    this.deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
+    this.spliceEnabled = (opts.splice ?? 'auto') === 'auto' && fs.readPlan !== undefined;
+    this.initialized = new Promise((resolve) => {
+      this.resolveInit = resolve;
+    });
+    this.ended = new Promise((resolve) => {
+      this.resolveEnded = resolve;
+    });
+  }
+
+  /** Starts reading requests. */
+  start(): void {
+    if (this.reader !== undefined || this.closing) return;
+    this.reader = this.native.startReader(this.fd, READ_BUFFER, (request, errno) => {
+      if (request !== null) this.onRequest(request);
+      else this.onReaderEnd(errno ?? Errno.EIO);
+    });
+  }
+
+  /** Whether READ replies may be spliced (the filesystem has plans and the pipes could be made). */
+  get splicing(): boolean {
+    return this.spliceEnabled;
+  }
+
+  /**
+   * Tells the kernel to drop its cached pages and attributes of a node (its content
+   * changed). Written from the thread pool: the kernel may wait on a page a pending
+   * READ holds, and that READ is answered from this thread.
+   */
+  notifyInvalInode(nodeid: bigint): void {
+    if (this.fdClosed) return;
+    writev(this.fd, encodeNotifyInvalInode(nodeid), (e) => {
+      // ENOENT: the kernel no longer knows the node, nothing to drop.
+      if (e && (e as NodeJS.ErrnoException).code !== 'ENOENT') this.opts.log?.(`FUSE notify failed: ${e.message}`);
+    });
+  }
+
+  /**
+   * Ends the session: answers every request in flight EIO, stops reading and closes the
+   * descriptor, which ends the kernel's connection (processes still holding files of a
+   * lazily unmounted mount then get errors, not a hang). Unmount first: see FuseMount.
+   */
+  async close(): Promise<void> {
+    this.failPending(Errno.EIO);
+    this.closing = true;
+    if (this.reader !== undefined) this.native.stopReader(this.reader);
+    if (this.splicesInFlight > 0) {
+      await new Promise<void>((resolve) => {
+        this.splicesDone = resolve;
+      });
+    }
+    for (const waiter of this.pipeWaiters.splice(0)) waiter(undefined);
+    for (const [r, w] of this.freePipes.splice(0)) {
+      closeSync(r);
+      closeSync(w);
+    }
+    if (!this.fdClosed) {
+      this.fdClosed = true;
+      closeSync(this.fd);
+    }
+    this.resolveEnded();
+  }
+
+  /** Answers every request in flight with `errno` now (their late results are dropped). */
+  failPending(errno: number): void {
+    for (const p of [...this.pending.values()]) {
+      if (!p.replying) this.replyError(p, errno);
+      p.controller.abort();
+    }
+  }
+
+  private onReaderEnd(errno: number): void {
+    if (!this.closing) this.opts.log?.(`FUSE connection ended (${errnoName(errno)})`);
+    void this.close();
+  }
+
+  private onRequest(buf: Buffer): void {
+    if (this.closing || buf.length < IN_HEADER_SIZE) return;
+    const h = decodeInHeader(buf);
+    const body = buf.subarray(IN_HEADER_SIZE, Math.min(h.len, buf.length));
+    const name = opcodeName(h.opcode);
+    if (NO_REPLY_OPCODES.has(h.opcode)) {
+      this.stats.requests[name] = (this.stats.requests[name] ?? 0) + 1;
+      this.handleNoReply(h, body);
+      return;
+    }
+    const controller = new AbortController();
+    const p: Pending = {
+      unique: h.unique,
+      opcode: h.opcode,
+      started: performance.now(),
+      controller,
+      replying: false,
+      done: false,
+      timer: setTimeout(() => {
+        if (p.done || p.replying) return;
+        this.stats.timeouts++;
+        this.replyError(p, Errno.EIO);
+        controller.abort();
+      }, this.deadlineMs),
+    };
+    this.pending.set(h.unique, p);
+    this.stats.inFlight = this.pending.size;
+    const ctx: RequestContext = { uid: h.uid, gid: h.gid, pid: h.pid, signal: controller.signal };
+    this.dispatch(h, body, ctx, p).then(
+      (payload) => {
+        if (payload !== undefined) this.reply(p, 0, payload);
+      },
+      (e: unknown) => this.replyError(p, errnoOf(e)),
+    );
+  }
+
+  private handleNoReply(h: InHeader, body: Buffer): void {
+    try {
+      if (h.opcode === Opcode.FORGET) {
+        this.fs.forget(h.nodeid, decodeForget(body));
+      } else if (h.opcode === Opcode.BATCH_FORGET) {
+        for (const f of decodeBatchForget(body)) this.fs.forget(f.nodeid, f.nlookup);
+      } else if (h.opcode === Opcode.INTERRUPT) {
+        // The interrupted request was read before its INTERRUPT; not found = already answered.
+        const p = this.pending.get(decodeInterrupt(body));
+        if (p !== undefined && !p.replying) {
+          this.stats.interrupts++;
+          this.replyError(p, Errno.EINTR);
+          p.controller.abort();
+        }
+      }
+    } catch (e) {
+      this.opts.log?.(`FUSE ${opcodeName(h.opcode)} failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  /** Handles one request: a payload to answer with, or undefined when the reply was already written (spliced READ). */
+  private async dispatch(h: InHeader, body: Buffer, ctx: RequestContext, p: Pending): Promise<Payload | undefined> {
+    const fs = this.fs;
+    if (WRITING_OPCODES.has(h.opcode)) throw new FuseErrno(Errno.EROFS);
+    switch (h.opcode) {
+      case Opcode.INIT:
+        return [this.init(body)];
+      case Opcode.DESTROY:
+        return [];
+      case Opcode.LOOKUP: {
+        const name = cString(body, 0);
+        if (Buffer.byteLength(name) > 255) throw new FuseErrno(Errno.ENAMETOOLONG);
+        const entry = await fs.lookup(h.nodeid, name, ctx);
+        // A plain ENOENT: the kernel does not cache it, so a file registered next is seen at once.
+        if (entry === undefined) throw new FuseErrno(Errno.ENOENT);
+        if (p.done) return undefined;
+        fs.addReference(entry.nodeid);
+        return [encodeEntryOut(entry)];
+      }
+      case Opcode.GETATTR: {
+        const { attr, timeoutMs } = await fs.getattr(h.nodeid, ctx);
+        return [encodeAttrOut(attr, timeoutMs)];
+      }
+      case Opcode.OPEN: {
+        const flags = decodeOpenFlags(body);
+        if ((flags & O_ACCMODE) !== 0 || (flags & O_TRUNC) !== 0) throw new FuseErrno(Errno.EROFS);
+        const opened = await fs.open(h.nodeid, ctx);
+        return [encodeOpenOut(opened.fh, opened.keepCache ? OpenFlag.KEEP_CACHE : 0)];
+      }
+      case Opcode.READ:
+        return this.read(h, body, ctx, p);
+      case Opcode.RELEASE:
+        fs.release(h.nodeid, decodeFh(body, 0));
+        return [];
+      case Opcode.FLUSH:
+        return [];
+      case Opcode.OPENDIR: {
+        const listing = await fs.opendir(h.nodeid, ctx);
+        const fh = this.nextDirHandle++;
+        if (p.done) return undefined;
+        this.dirs.set(fh, listing);
+        return [encodeOpenOut(fh, 0)];
+      }
+      case Opcode.READDIR:
+      case Opcode.READDIRPLUS:
+        return [this.readdir(body, h.opcode === Opcode.READDIRPLUS)];
+      case Opcode.RELEASEDIR:
+        this.dirs.delete(decodeFh(body, 0));
+        return [];
+      case Opcode.STATFS:
+        return [encodeStatfsOut(await fs.statfs(ctx))];
+      case Opcode.GETXATTR: {
+        const { size, name } = decodeGetxattr(body);
+        const value = await fs.getxattr(h.nodeid, name, ctx);
+        if (value === undefined) throw new FuseErrno(Errno.ENODATA);
+        return sized(value, size);
+      }
+      case Opcode.LISTXATTR: {
+        const { size } = decodeGetxattr(body);
+        const names = await fs.listxattr(h.nodeid, ctx);
+        return sized(Buffer.from(names.map((n) => `${n}\0`).join('')), size);
+      }
+      case Opcode.ACCESS:
+        if ((decodeAccessMask(body) & W_OK) !== 0) throw new FuseErrno(Errno.EROFS);
+        await fs.getattr(h.nodeid, ctx);
+        return [];
+      default:
+        throw new FuseErrno(Errno.ENOSYS);
+    }
+  }
+
+  private init(body: Buffer): Buffer {
+    const kernel = decodeInitIn(body);
+    const wanted =
+      InitFlag.ASYNC_READ | InitFlag.BIG_WRITES | InitFlag.DO_READDIRPLUS | InitFlag.PARALLEL_DIROPS | InitFlag.MAX_PAGES;
+    const init: InitOut = {
+      major: FUSE_KERNEL_VERSION,
+      minor: Math.min(kernel.minor, FUSE_KERNEL_MINOR_VERSION),
+      // The kernel offers its largest; it keeps the smaller of this and the bdi's read_ahead_kb.
+      maxReadahead: kernel.maxReadahead,
+      flags: (wanted & kernel.flags) >>> 0,
+      maxBackground: MAX_BACKGROUND,
+      congestionThreshold: CONGESTION_THRESHOLD,
+      maxWrite: MAX_WRITE,
+      timeGran: 1,
+      maxPages: MAX_PAGES,
+    };
+    queueMicrotask(() => {
+      this.resolveInit(init);
+      this.opts.onInit?.(init);
+    });
+    return encodeInitOut(init);
+  }
+
+  private async read(h: InHeader, body: Buffer, ctx: RequestContext, p: Pending): Promise<Payload | undefined> {
+    const { fh, offset, size } = decodeReadIn(body);
+    const want = Math.min(size, MAX_READ);
+    if (this.spliceEnabled && this.fs.readPlan !== undefined) {
+      const plan = await this.fs.readPlan(h.nodeid, fh, offset, want, ctx);
+      if (plan !== undefined) {
+        if (p.done) return undefined;
+        await this.spliceRead(p, plan, want);
+        return undefined;
+      }
+    }
+    const pieces = await this.fs.read(h.nodeid, fh, offset, want, ctx);
+    let total = 0;
+    for (const piece of pieces) total += piece.length;
+    if (total > want) throw new FuseErrno(Errno.EIO, 'a read produced more bytes than asked');
+    return pieces;
+  }
+
+  /** Writes a READ reply made of held bytes and file ranges with one splice into /dev/fuse. */
+  private async spliceRead(p: Pending, plan: ReadPlan, want: number): Promise<void> {
+    const leases = new Map<FileRange['source'], { fd: number; release(): void }>();
+    const pieces: SplicePiece[] = [];
+    let total = 0;
+    try {
+      for (const piece of plan) {
+        if (piece instanceof Uint8Array) {
+          if (piece.length > 0) pieces.push(piece);
+          total += piece.length;
+          continue;
+        }
+        // One lease per file, held (so the descriptor is neither closed nor reused) until the splice is done.
+        let lease = leases.get(piece.source);
+        if (lease === undefined) {
+          lease = await piece.source.descriptor();
+          leases.set(piece.source, lease);
+        }
+        pieces.push([lease.fd, piece.offset, piece.length]);
+        total += piece.length;
+      }
+      if (total > want) throw new FuseErrno(Errno.EIO, 'a read plan has more bytes than asked');
+      if (p.done) return;
+      const pipe = await this.takePipe();
+      if (pipe === undefined || p.done) {
+        if (pipe !== undefined) this.givePipe(pipe);
+        if (pipe === undefined) this.replyError(p, Errno.EIO);
+        return;
+      }
+      p.replying = true;
+      this.splicesInFlight++;
+      const header = encodeOutHeader(OUT_HEADER_SIZE + total, 0, p.unique);
+      const error = await new Promise<Error | null>((resolve) => {
+        this.native.spliceReply(this.fd, pipe[0], pipe[1], [header, ...pieces], resolve);
+      });
+      this.givePipe(pipe);
+      this.splicesInFlight--;
+      if (this.splicesInFlight === 0) this.splicesDone?.();
+      p.replying = false;
+      if (error === null) {
+        this.stats.splicedReads++;
+        this.finish(p, 0, total);
+      } else {
+        // Nothing reached the kernel, or it refused the reply (the request is gone): answer EIO, at most refused again.
+        this.replyError(p, Errno.EIO);
+        this.opts.log?.(`FUSE spliced READ failed: ${error.message}`);
+      }
+    } finally {
+      for (const lease of leases.values()) lease.release();
+    }
+  }
+
+  private async takePipe(): Promise<[number, number] | undefined> {
+    const free = this.freePipes.pop();
+    if (free !== undefined) return free;
+    if (this.pipeCount < MAX_PIPES) {
+      try {
+        const pipe = this.native.replyPipe(OUT_HEADER_SIZE + MAX_READ);
+        this.pipeCount++;
+        return pipe;
+      } catch (e) {
+        // A user without CAP_SYS_RESOURCE may not pass fs.pipe-max-size: writev from now on.
+        this.spliceEnabled = false;
+        this.opts.log?.(`FUSE replies will be copied, not spliced: ${e instanceof Error ? e.message : String(e)}`);
+        return undefined;
+      }
+    }
+    return new Promise((resolve) => this.pipeWaiters.push(resolve));
+  }
+
+  private givePipe(pipe: [number, number]): void {
+    const waiter = this.pipeWaiters.shift();
+    if (waiter !== undefined) waiter(pipe);
+    else this.freePipes.push(pipe);
+  }
+
+  private readdir(body: Buffer, plus: boolean): Buffer {
+    const { fh, offset, size } = decodeReadIn(body);
+    const listing = this.dirs.get(fh);
+    if (listing === undefined) throw new FuseErrno(Errno.EBADF);
+    const out = Buffer.alloc(size);
+    let at = 0;
+    for (let i = offset; i < listing.length; i++) {
+      const d = listing[i]!;
+      const name = Buffer.from(d.name);
+      const need = plus ? direntplusSize(name) : direntSize(name);
+      if (at + need > size) break;
+      if (plus) {
+        at = writeDirentplus(out, at, d.entry, i + 1, name);
+        // The kernel takes a reference to every entry but . and .. (fuse_direntplus_link).
+        if (d.name !== '.' && d.name !== '..') this.fs.addReference(d.entry.nodeid);
+      } else {
+        at = writeDirent(out, at, d.entry.attr.ino, i + 1, direntType(d.entry.attr.mode), name);
+      }
+    }
+    return out.subarray(0, at);
+  }
+
+  private replyError(p: Pending, errno: number): void {
+    if (p.done) return;
+    this.write(p, -errno, []);
+    this.finish(p, errno, 0);
+  }
+
+  private reply(p: Pending, errno: number, payload: Payload): void {
+    if (p.done) return;
+    this.write(p, -errno, payload);
+    let bytes = 0;
+    if (p.opcode === Opcode.READ) for (const piece of payload) bytes += piece.length;
+    this.finish(p, errno, bytes);
+  }
+
+  private finish(p: Pending, errno: number, bytesRead: number): void {
+    p.done = true;
+    clearTimeout(p.timer);
+    this.pending.delete(p.unique);
+    const name = opcodeName(p.opcode);
+    const s = this.stats;
+    s.inFlight = this.pending.size;
+    s.requests[name] = (s.requests[name] ?? 0) + 1;
+    s.bytesRead += bytesRead;
+    if (errno !== 0) {
+      const e = errnoName(errno);
+      s.errors[e] = (s.errors[e] ?? 0) + 1;
+    }
+    this.opts.onRequest?.(name, performance.now() - p.started, errno);
+  }
+
+  /** The one write of a reply: header and payload in one writev. */
+  private write(p: Pending, error: number, payload: Payload): void {
+    if (this.fdClosed) return;
+    let pieces = payload;
+    if (pieces.length > MAX_IOVECS) pieces = [Buffer.concat(pieces)];
+    let len = OUT_HEADER_SIZE;
+    for (const piece of pieces) len += piece.length;
+    try {
+      writevSync(this.fd, [encodeOutHeader(len, error, p.unique), ...pieces]);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      // ENOENT: the kernel already gave up on the request (interrupted, aborted); ENODEV: connection gone.
+      if (code !== 'ENOENT' && code !== 'ENODEV') this.opts.log?.(`FUSE reply to ${opcodeName(p.opcode)} failed: ${String(e)}`);
+    }
+  }
+}
+
+/** An xattr-style answer: the size for a size-0 probe, ERANGE when the caller's buffer is too small, else the bytes. */
+function sized(value: Uint8Array, size: number): Payload {
+  if (size === 0) return [encodeGetxattrOut(value.length)];
+  if (size < value.length) throw new FuseErrno(Errno.ERANGE);
+  return [value];
+}

@@ -235,15 +235,16 @@ export function layoutProgressive(c: Composition, opts: ProgressiveOptions = {})
     header.u32(payload + 8);
     header.fourcc('mdat');
   }
-  const builder = new LayoutBuilder(header.finish());
+  const builder = new LayoutBuilder(c.sources);
+  builder.addBytes(header.finish());
   for (let k = 0; k < order.length; k += 2) {
     const l = layouts[order[k] ?? 0]!;
     const chunk = order[k + 1] ?? 0;
     const s = l.track.samples;
     for (let i = l.chunks.first[chunk] ?? 0; i < (l.chunks.first[chunk + 1] ?? 0); i++) {
       const prefix = l.track.prefixes.get(i);
-      if (prefix) builder.addInline(prefix);
-      builder.addRun(s.sourceIndex[i] ?? 0, s.offset[i] ?? 0, (s.size[i] ?? 0) - (prefix?.length ?? 0));
+      if (prefix) builder.addBytes(prefix);
+      builder.addSourceRange(s.sourceIndex[i] ?? 0, s.offset[i] ?? 0, (s.size[i] ?? 0) - (prefix?.length ?? 0));
     }
   }
   return builder.finish(PROGRESSIVE_FORMAT, 'video/mp4');

@@ -1,5 +1,5 @@
 import type { Composition } from '../compose/composition.js';
-import { type FileLayout, INLINE } from '../compose/layout.js';
+import type { FileLayout } from '../compose/layout.js';
 import { layoutProgressive } from '../compose/progressive.js';
 import type { Recipe } from '../compose/recipe.js';
 import { composeRecipe } from '../compose/resolve.js';
@@ -9,8 +9,7 @@ import type { Movie } from '../model/movie.js';
 import { openSource } from '../sources/open-source.js';
 import type { Source } from '../sources/source.js';
 import { refOf, type SourceResolver } from './source-ref.js';
-import type { VirtualFile } from './virtual-file.js';
-import { VirtualFileBuilder } from './virtual-file-builder.js';
+import { VirtualFile } from './virtual-file.js';
 
 export interface CompileOptions {
   limits?: Partial<Limits>;
@@ -29,18 +28,9 @@ export function resolverFor(open: readonly Source[], openSpec: (spec: string) =>
   return async (ref) => byKey.get(ref.key) ?? openSpec(ref.key);
 }
 
-/** A VirtualFile from a layout whose runs index `sources`. */
+/** A VirtualFile from a layout whose extents index `sources`: the layout's columns are the file's. */
 export function virtualFileFromLayout(layout: FileLayout, sources: readonly Source[], resolve: SourceResolver): VirtualFile {
-  const builder = new VirtualFileBuilder(sources.map(refOf));
-  builder.addBytes(layout.header);
-  for (let i = 0; i < layout.runCount; i++) {
-    const source = layout.runSource[i] ?? 0;
-    const offset = layout.runOffset[i] ?? 0;
-    const length = layout.runLength[i] ?? 0;
-    if (source === INLINE) builder.addBytes(layout.inline.subarray(offset, offset + length));
-    else builder.addSourceRange(source, offset, length);
-  }
-  return builder.build({ format: layout.format, contentType: layout.contentType, resolve });
+  return new VirtualFile({ ...layout, sources: sources.map(refOf) }, resolve);
 }
 
 /** What a recipe compiles to. */

@@ -1,4 +1,5 @@
 // ExtentTable: a virtual file's extents as three typed-array columns, their checks, and the search for the extent holding an offset.
+import { type FileLayout, HELD } from '../compose/layout.js';
 import { VvfError } from '../errors.js';
 import type { SourceRef } from './source-ref.js';
 
@@ -14,20 +15,12 @@ export interface ExtentInfo {
 
 /**
  * The compiled form of a virtual file: what {@link VirtualFileBuilder} produces and
- * {@link VirtualFile.deserialize} loads. Extent `i` covers `[ends[i-1] (or 0), ends[i])`
- * of the virtual file; its bytes are `bytes[offsets[i] …]` when `sourceIndex[i]` is -1,
- * else source `sourceIndex[i]` from `offsets[i]`.
+ * {@link VirtualFile.deserialize} loads. A layout (extent `i` covers `[ends[i-1] (or 0),
+ * ends[i])`; its bytes are `bytes[offsets[i] …]` when `sourceIndex[i]` is {@link HELD},
+ * else source `sourceIndex[i]` from `offsets[i]`) plus the refs of the sources it indexes.
  */
-export interface CompiledVirtualFile {
-  /** Names the layout that produced the file (e.g. `mp4-progressive-v1`); part of the etag. */
-  readonly format: string;
-  readonly contentType: string;
+export interface CompiledVirtualFile extends FileLayout {
   readonly sources: readonly SourceRef[];
-  /** Every in-memory byte of the file, in one buffer. */
-  readonly bytes: Uint8Array;
-  readonly ends: Float64Array;
-  readonly sourceIndex: Int32Array;
-  readonly offsets: Float64Array;
 }
 
 /**
@@ -111,7 +104,7 @@ export class ExtentTable implements CompiledVirtualFile {
     const end = this.ends[i]!;
     const index = this.sourceIndex[i]!;
     const offset = this.offsets[i]!;
-    const limit = index === -1 ? this.bytes.length : this.sources[index]?.size;
+    const limit = index === HELD ? this.bytes.length : this.sources[index]?.size;
     const bad =
       !(start >= 0) ||
       start !== Math.floor(start) ||
@@ -192,11 +185,11 @@ function explainBadExtent(c: CompiledVirtualFile, i: number): never {
   if (!Number.isSafeInteger(start) || start < 0) throw inconsistent(`extent ${i - 1} ends at ${start}`);
   if (!Number.isSafeInteger(end) || !(end > start)) throw inconsistent(`extent ${i} ends at ${end}, not after ${start}`);
   const index = c.sourceIndex[i]!;
-  if (index !== -1 && !(index >= 0 && index < c.sources.length))
+  if (index !== HELD && !(index >= 0 && index < c.sources.length))
     throw inconsistent(`extent ${i} names source ${index} of ${c.sources.length}`);
-  const limit = index === -1 ? c.bytes.length : c.sources[index]!.size;
+  const limit = index === HELD ? c.bytes.length : c.sources[index]!.size;
   throw inconsistent(
-    `extent ${i} reads ${end - start} bytes at ${c.offsets[i]}, past ${index < 0 ? 'the in-memory bytes' : `source ${index}`} (${limit} bytes)`,
+    `extent ${i} reads ${end - start} bytes at ${c.offsets[i]}, past ${index === HELD ? 'the in-memory bytes' : `source ${index}`} (${limit} bytes)`,
   );
 }
 

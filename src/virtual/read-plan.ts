@@ -1,5 +1,6 @@
 // The read plan of a virtual file: which extents a range touches, and how their bytes are fetched (spans read in parallel), planned for a sender, or streamed.
 import { Readable } from 'node:stream';
+import { HELD } from '../compose/layout.js';
 import { VvfError } from '../errors.js';
 import { checkReadRange } from '../sources/read-range.js';
 import type { Source } from '../sources/source.js';
@@ -39,7 +40,7 @@ interface Span {
 
 /**
  * Calls `visit` for each extent overlapping `[from, to)` (0 <= from < to <= size), in
- * order, with its source index (-1: held bytes), the offset of the overlap in that
+ * order, with its source index ({@link HELD}: held bytes), the offset of the overlap in that
  * source (or in the held bytes) and its length; extents of a table not checked up front
  * are checked as they are reached.
  */
@@ -81,7 +82,7 @@ export async function readExtents(
   // The span each source is growing, by source index.
   const open = new Map<number, Span>();
   forEachExtent(table, from, to, (index, at, length) => {
-    if (index < 0) {
+    if (index === HELD) {
       pieces.push(table.bytes.subarray(at, at + length));
       return;
     }
@@ -161,7 +162,7 @@ export async function planExtents(table: ExtentTable, sources: OpenedSources, fr
   const wanted: number[] = [];
   forEachExtent(table, from, to, (index, at, n) => {
     const last = raw[raw.length - 1];
-    if (index < 0) raw.push(table.bytes.subarray(at, at + n));
+    if (index === HELD) raw.push(table.bytes.subarray(at, at + n));
     else if (last !== undefined && !(last instanceof Uint8Array) && last.index === index && last.offset + last.length === at)
       last.length += n;
     else {

@@ -4,11 +4,12 @@ const MAX_NAME = 100;
 
 /**
  * A name a person recognises a virtual file by, for listings and the mount's file names:
- * the first source's file name without its extension (a manifest: its folder too, since
+ * the recipe's `name`, else the first source's file name without its extension (a manifest: its folder too, since
  * manifests are often all called `manifest.mpd`), the clip when there is one, and how
  * many pieces follow. Not unique: faces that need unique names add to it.
  */
 export function readableName(recipe: Recipe): string {
+  if (recipe.name !== undefined) return safeName(recipe.name);
   const first = recipe.pieces[0];
   const source = first?.tracks[0]?.source ?? 'virtual';
   let name = baseName(source);

@@ -17,7 +17,12 @@ export interface Recipe {
   /** Output layout. Only "progressive" (ftyp, moov, one mdat) for now. */
   layout: 'progressive';
   pieces: RecipePiece[];
+  /** What to call the file where faces show names (the mount's file name, listings); part of the id. */
+  name?: string;
 }
+
+/** Longest `name` a recipe may give. */
+export const MAX_RECIPE_NAME = 100;
 
 export interface RecipePiece {
   tracks: TrackRef[];
@@ -131,17 +136,23 @@ function piece(v: unknown, where: string): RecipePiece {
 /** Checks a parsed JSON value and returns it as a Recipe; USAGE errors say what is wrong. */
 export function parseRecipe(json: unknown): Recipe {
   if (!isObject(json)) fail('a recipe is a JSON object');
-  checkKeys(json, ['layout', 'pieces', 'tracks', 'start', 'end'], 'recipe');
+  checkKeys(json, ['layout', 'pieces', 'tracks', 'start', 'end', 'name'], 'recipe');
   const layout = json.layout ?? 'progressive';
   if (layout !== 'progressive') fail(`layout "${String(layout)}" is not supported (progressive)`);
+  const named: { name?: string } = {};
+  if (json.name !== undefined) {
+    if (typeof json.name !== 'string' || json.name.trim() === '' || json.name.length > MAX_RECIPE_NAME)
+      fail(`name must be a non-empty string of at most ${MAX_RECIPE_NAME} characters`);
+    named.name = json.name;
+  }
   if (json.pieces !== undefined) {
     if (json.tracks !== undefined || json.start !== undefined || json.end !== undefined) {
       fail('give pieces, or tracks/start/end for a single piece, not both');
     }
     if (!Array.isArray(json.pieces) || json.pieces.length === 0) fail('pieces must list at least one piece');
-    return { layout, pieces: json.pieces.map((p, i) => piece(p, `pieces[${i}]`)) };
+    return { layout, pieces: json.pieces.map((p, i) => piece(p, `pieces[${i}]`)), ...named };
   }
-  return { layout, pieces: [piece({ tracks: json.tracks, start: json.start, end: json.end }, 'recipe')] };
+  return { layout, pieces: [piece({ tracks: json.tracks, start: json.start, end: json.end }, 'recipe')], ...named };
 }
 
 /** Resolves every relative local source path of a recipe against `baseDir`. */

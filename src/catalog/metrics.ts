@@ -24,6 +24,10 @@ export class Counter {
     const k = labelKey(labels);
     this.values.set(k, (this.values.get(k) ?? 0) + by);
   }
+  /** Sets a total counted elsewhere (it only ever grows there). */
+  set(labels: Labels, value: number): void {
+    this.values.set(labelKey(labels), value);
+  }
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
     if (this.values.size === 0) lines.push(`${this.name} 0`);
@@ -71,6 +75,7 @@ export const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 /** Every metric of a process, rendered in the order they were made. */
 export class MetricsRegistry {
   private readonly metrics = new Map<string, Counter | Histogram>();
+  private readonly collectors: (() => void)[] = [];
 
   counter(name: string, help: string): Counter {
     return this.add(name, () => new Counter(name, help), Counter);
@@ -80,7 +85,13 @@ export class MetricsRegistry {
     return this.add(name, () => new Histogram(name, help, buckets), Histogram);
   }
 
+  /** Runs `collect` before each render: for totals kept elsewhere, copied in with {@link Counter.set}. */
+  beforeRender(collect: () => void): void {
+    this.collectors.push(collect);
+  }
+
   render(): string {
+    for (const collect of this.collectors) collect();
     return `${[...this.metrics.values()].map((m) => m.render()).join('\n')}\n`;
   }
 

@@ -3,6 +3,7 @@ import { type ErrorKind, errorKind, VvfError } from '../errors.js';
 import { boxes, boxesUsage } from './commands/boxes.js';
 import { inspect, inspectUsage } from './commands/inspect.js';
 import { compose, composeUsage, remux, remuxUsage } from './commands/make.js';
+import { mount, mountUsage, umount, umountUsage } from './commands/mount.js';
 import { serve, serveUsage } from './commands/serve.js';
 import { sign, signUsage } from './commands/sign.js';
 import { split, splitUsage } from './commands/split.js';
@@ -16,6 +17,8 @@ ${remuxUsage}
 ${composeUsage}
 ${splitUsage}
 ${serveUsage}
+${mountUsage}
+${umountUsage}
 ${signUsage}
 
   vvf --version | vvf help`;
@@ -47,6 +50,10 @@ async function main(argv: string[]): Promise<number> {
       return split(rest);
     case 'serve':
       return serve(rest);
+    case 'mount':
+      return mount(rest);
+    case 'umount':
+      return umount(rest);
     case 'sign':
       return sign(rest);
     case '--version':

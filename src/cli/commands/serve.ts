@@ -1,3 +1,7 @@
+import { resolve } from 'node:path';
+import { loadMountConfig } from '../../fuse/config.js';
+import { mountCatalogFace } from '../../fuse/face.js';
+import type { FuseMount } from '../../fuse/fuse-mount.js';
 import { startServer } from '../../server/app.js';
 import { loadServeConfig, printableConfig, type ServeConfig } from '../../server/config.js';
 import { kernelSender } from '../../server/kernel-send.js';
@@ -14,7 +18,8 @@ export const serveUsage = `  serve [options]                       serve virtual
       --store <file.sqlite | none>      where compiled files are kept between runs (default ./vvf-metadata.sqlite)
       --redis <redis://host:port/db>    keep them in Redis instead, shared by every instance (VVF_REDIS)
       --sendfile <auto | off>           send local files' bytes with sendfile(2) when built (default auto; VVF_SENDFILE)
-      --register <recipe.json>          register a recipe at start and print its URL; repeatable`;
+      --register <recipe.json>          register a recipe at start and print its URL; repeatable
+      --mount <dir>                     also mount the same files there (see vvf mount), one catalog for both`;
 
 export async function serve(args: string[]): Promise<number> {
   const { values } = parse(args, {
@@ -29,6 +34,7 @@ export async function serve(args: string[]): Promise<number> {
     store: { type: 'string' },
     redis: { type: 'string' },
     sendfile: { type: 'string' },
+    mount: { type: 'string' },
   });
   const flags: Partial<ServeConfig> = {};
   if (values.host !== undefined) flags.host = values.host;
@@ -58,12 +64,28 @@ export async function serve(args: string[]): Promise<number> {
     // The line a person looks for, on stderr so stdout stays JSON lines.
     process.stderr.write(`vvf: ${path} is served as ${fileUrl} (${entry.file.size} bytes)\n`);
   }
-  await new Promise<void>((resolve) => {
+  let mounted: FuseMount | undefined;
+  if (values.mount !== undefined) {
+    const log = (entry: Record<string, unknown>) =>
+      process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
+    try {
+      mounted = await mountCatalogFace(resolve(values.mount), running.catalog, loadMountConfig({ env: process.env }), log);
+    } catch (e) {
+      await running.close();
+      throw e;
+    }
+    log({ level: 'info', msg: 'vvf mount ready', dir: mounted.dir, method: mounted.method });
+    process.stderr.write(`vvf: the same files are mounted on ${mounted.dir}\n`);
+  }
+  await new Promise<void>((done) => {
     const stop = (signal: string) => {
       process.stdout.write(
         `${JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: `stopping on ${signal}: finishing in-flight responses` })}\n`,
       );
-      running.close().then(resolve, resolve);
+      (mounted?.close() ?? Promise.resolve())
+        .catch(() => undefined)
+        .then(() => running.close())
+        .then(done, done);
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));

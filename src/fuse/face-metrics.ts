@@ -1,0 +1,43 @@
+// The mount's requests in the process's metrics (GET /metrics of `vvf serve --mount`) and
+// in its JSON log.
+import type { MetricsRegistry } from '../catalog/metrics.js';
+import { errnoName } from './errno.js';
+import type { FuseStats } from './session.js';
+
+/**
+ * Metrics of a mount: requests by opcode, errors by errno, latency by opcode, bytes read.
+ * `onRequest` goes to the session's options; `watch` copies a session's byte count in.
+ */
+export function fuseMetrics(registry: MetricsRegistry) {
+  const requests = registry.counter('vvf_fuse_requests_total', 'FUSE requests answered, by opcode.');
+  const errors = registry.counter('vvf_fuse_errors_total', 'FUSE requests answered with an error, by errno.');
+  const latency = registry.histogram('vvf_fuse_request_seconds', 'Time to answer a FUSE request, by opcode.');
+  const bytes = registry.counter('vvf_fuse_read_bytes_total', 'Bytes of FUSE READ replies.');
+  const spliced = registry.counter('vvf_fuse_spliced_reads_total', 'READ replies spliced from local files (no copy).');
+  return {
+    onRequest(opcode: string, ms: number, errno: number): void {
+      requests.inc({ opcode });
+      latency.observe(ms / 1000, { opcode });
+      if (errno !== 0) errors.inc({ errno: errnoName(errno) });
+    },
+    watch(stats: () => FuseStats): void {
+      registry.beforeRender(() => {
+        const s = stats();
+        bytes.set({}, s.bytesRead);
+        spliced.set({}, s.splicedReads);
+      });
+    },
+  };
+}
+
+/** A summary of a session's counters for a log line. */
+export function statsSummary(stats: FuseStats): Record<string, unknown> {
+  return {
+    requests: stats.requests,
+    errors: stats.errors,
+    bytesRead: stats.bytesRead,
+    splicedReads: stats.splicedReads,
+    timeouts: stats.timeouts,
+    interrupts: stats.interrupts,
+  };
+}

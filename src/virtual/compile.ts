@@ -1,3 +1,4 @@
+// compileRecipe: a recipe through compose and the progressive layout into a VirtualFile, with one handle that closes everything it opened.
 import type { Composition } from '../compose/composition.js';
 import type { FileLayout } from '../compose/layout.js';
 import { layoutProgressive } from '../compose/progressive.js';
@@ -33,34 +34,68 @@ export function virtualFileFromLayout(layout: FileLayout, sources: readonly Sour
   return new VirtualFile({ ...layout, sources: sources.map(refOf) }, resolve);
 }
 
-/** What a recipe compiles to. */
+/** What a recipe compiles to, and the one handle that releases it. */
 export interface CompiledRecipe {
   file: VirtualFile;
   composition: Composition;
   movies: Movie[];
+  /**
+   * Closes the file and every source compiling opened, each once: the ones the file took
+   * close with it, the demuxer's others (tracks, segments or pieces the file never read)
+   * here. Later calls wait for the first.
+   */
+  close(): Promise<void>;
 }
 
 /**
  * A recipe becomes a VirtualFile: its sources are parsed (metadata only), the composition
- * laid out, and the result knows its size at once and reads its bytes on demand.
+ * laid out, and the result knows its size at once and reads its bytes on demand. Close
+ * the returned handle when done; if compiling fails, what it opened is closed before the
+ * error is thrown.
  */
 export async function compileRecipe(recipe: Recipe, opts: CompileOptions = {}): Promise<CompiledRecipe> {
   const limits = resolveLimits(opts.limits);
   const open = opts.openSource ?? ((spec: string) => openSource(spec));
   const movies: Movie[] = [];
-  const composition = await composeRecipe(recipe, {
-    maxSamplesPerTrack: limits.maxSamplesPerTrack,
-    open: async (source, representation) => {
-      const m = await openMovie(source, {
-        limits,
-        openSource: open,
-        ...(representation ? { representations: [representation] } : {}),
-      });
-      movies.push(m);
-      return m;
-    },
+  // The sources the demuxer kept: it closes what it opened and dropped (a manifest) itself.
+  const demuxed = () => new Set(movies.flatMap((m) => m.sources));
+  let composition: Composition;
+  let layout: FileLayout;
+  try {
+    composition = await composeRecipe(recipe, {
+      maxSamplesPerTrack: limits.maxSamplesPerTrack,
+      open: async (source, representation) => {
+        const m = await openMovie(source, {
+          limits,
+          openSource: open,
+          ...(representation ? { representations: [representation] } : {}),
+        });
+        movies.push(m);
+        return m;
+      },
+    });
+    layout = layoutProgressive(composition, opts.chunkSeconds !== undefined ? { chunkSeconds: opts.chunkSeconds } : {});
+  } catch (e) {
+    await closeEach(demuxed());
+    throw e;
+  }
+  // Every source the resolver hands the file is the file's to close (on close, or when its check fails).
+  const taken = new Set<Source>();
+  const resolveOpen = resolverFor(composition.sources, open);
+  const file = virtualFileFromLayout(layout, composition.sources, async (ref) => {
+    const source = await resolveOpen(ref);
+    taken.add(source);
+    return source;
   });
-  const layout = layoutProgressive(composition, opts.chunkSeconds !== undefined ? { chunkSeconds: opts.chunkSeconds } : {});
-  const file = virtualFileFromLayout(layout, composition.sources, resolverFor(composition.sources, open));
-  return { file, composition, movies };
+  let closing: Promise<void> | undefined;
+  const close = async (): Promise<void> => {
+    await file.close();
+    await closeEach([...demuxed()].filter((s) => !taken.has(s)));
+  };
+  return { file, composition, movies, close: () => (closing ??= close()) };
+}
+
+/** Closes every source; a failed close of a source we only read loses nothing, so it is not an error. */
+async function closeEach(sources: Iterable<Source>): Promise<void> {
+  await Promise.allSettled([...sources].map((s) => s.close()));
 }

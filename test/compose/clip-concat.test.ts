@@ -23,13 +23,13 @@ const AAC_FRAME = 1024;
 const RATE = 48000;
 
 async function make(name: string, recipe: unknown): Promise<string> {
-  const { file, movies } = await compileRecipe(parseRecipe(recipe));
+  const compiled = await compileRecipe(parseRecipe(recipe));
+  const { file } = compiled;
   const out = join(dir, `${name}.mp4`);
   try {
     await materialize(file, out, { progress: false });
   } finally {
-    await file.close();
-    await Promise.all(movies.flatMap((m) => m.sources.map((s) => s.close())));
+    await compiled.close();
   }
   return out;
 }

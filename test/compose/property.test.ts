@@ -215,7 +215,8 @@ describe(`random recipes over the fixtures (VVF_PROP_SEED=${SEED})`, async () =>
       )
       .join(' ; ');
     test(`seed ${SEED} recipe ${n}: ${short}`, async () => {
-      const { file, composition, movies } = await compileRecipe(parseRecipe(recipe));
+      const compiled = await compileRecipe(parseRecipe(recipe));
+      const { file, composition } = compiled;
       const out = join(dir, `recipe-${n}.mp4`);
       try {
         await materialize(file, out, { progress: false });
@@ -246,8 +247,7 @@ describe(`random recipes over the fixtures (VVF_PROP_SEED=${SEED})`, async () =>
         assertPresentation(movie);
         await assertSampleBytes(movie, composition, written);
       } finally {
-        await file.close();
-        await Promise.all(movies.flatMap((m) => m.sources.map((s) => s.close())));
+        await compiled.close();
       }
       if (n % DECODE_EVERY === 0) {
         assert.equal(await decodeErrors(out, { ignoreEditlist: true }), '', 'ffmpeg decodes every sample without errors');

@@ -15,7 +15,7 @@ import { parseRecipe } from '../../src/compose/recipe.js';
 import { VvfError } from '../../src/errors.js';
 import { openSource } from '../../src/sources/open-source.js';
 import type { Source } from '../../src/sources/source.js';
-import { type CompiledRecipe, compileRecipe } from '../../src/virtual/compile.js';
+import { compileRecipe } from '../../src/virtual/compile.js';
 import { resolveWith } from '../../src/virtual/source-ref.js';
 import { type ExtentInfo, VirtualFile } from '../../src/virtual/virtual-file.js';
 import { assertSameBytes, isCode } from './virtual-helpers.js';
@@ -44,11 +44,6 @@ async function copyOfMp4(name: string): Promise<string> {
 }
 
 const RECIPE = (source: string) => parseRecipe({ tracks: [source], start: '0.5', end: '3.7' });
-
-async function closeAll(c: CompiledRecipe): Promise<void> {
-  await c.file.close();
-  await Promise.all(c.movies.flatMap((m) => m.sources.map((s) => s.close())));
-}
 
 /** The first extent read from a source whose key satisfies `match`, past the header. */
 function sourceExtent(file: VirtualFile, match: (key: string) => boolean = () => true): ExtentInfo {
@@ -96,7 +91,7 @@ describe('local sources', () => {
     const { file } = compiled;
     const bytes = await file.read(0, file.size);
     const serialized = file.serialize();
-    await closeAll(compiled);
+    await compiled.close();
 
     const counting = countingOpener();
     const loaded = VirtualFile.deserialize(serialized, resolveWith(counting.open));
@@ -120,7 +115,7 @@ describe('local sources', () => {
     const bytes = await file.read(0, file.size);
     const serialized = file.serialize();
     const mdat = sourceExtent(file);
-    await closeAll(compiled);
+    await compiled.close();
 
     // Same size and inode, other content (the moov is first: the end of the file is mdat), later mtime.
     const content = await readFile(path);
@@ -162,7 +157,7 @@ describe('local sources', () => {
     assert.ok(error instanceof VvfError, `the stream fails (${String(error)})`);
     assert.ok(streamed.length < file.size, 'the stream did not end as if complete');
     assertSameBytes(streamed, bytes.subarray(0, streamed.length), 'what came before the error');
-    await closeAll(compiled);
+    await compiled.close();
   });
 
   test('a source answering short or long fails the read and the stream', async () => {
@@ -204,7 +199,7 @@ describe('local sources', () => {
     }
     lie = undefined;
     assertSameBytes(await file.read(0, file.size), bytes, 'an honest source reads again');
-    await closeAll(compiled);
+    await compiled.close();
   });
 
   test('the etag is the same for the same inputs and changes with a source validator', async () => {
@@ -217,7 +212,7 @@ describe('local sources', () => {
         bytes: await c.file.read(0, c.file.size),
         serialized: c.file.serialize(),
       };
-      await closeAll(c);
+      await c.close();
       return out;
     };
     const a = await compile();
@@ -233,7 +228,7 @@ describe('local sources', () => {
     // Another recipe over the same source is another file.
     const other = await compileRecipe(parseRecipe({ tracks: [path], start: '0.5', end: '3.6' }));
     assert.notEqual(other.file.etag, c.etag);
-    await closeAll(other);
+    await other.close();
   });
 });
 
@@ -329,8 +324,8 @@ describe('DASH over HTTP', () => {
       // Same bytes from other sources: another identity.
       assert.notEqual(remote.file.etag, local.file.etag);
     } finally {
-      await closeAll(local);
-      await closeAll(remote);
+      await local.close();
+      await remote.close();
     }
   });
 
@@ -360,7 +355,7 @@ describe('DASH over HTTP', () => {
       await loaded.close();
     } finally {
       origin.swap(`/${SEGMENT}`, original);
-      await closeAll(remote);
+      await remote.close();
     }
   });
 
@@ -380,7 +375,7 @@ describe('DASH over HTTP', () => {
       assertSameBytes(await file.read(0, file.size), bytes, 'reads again once the server answers in full');
     } finally {
       origin.cut(`/${SEGMENT}`, false);
-      await closeAll(remote);
+      await remote.close();
     }
   });
 });

@@ -1,6 +1,5 @@
 import { VvfError } from '../errors.js';
-import { Cursor } from '../isobmff/cursor.js';
-import { type BoxHeader, readBoxHeader } from '../isobmff/header.js';
+import { type BoxHeader, readBoxHeaderAt } from '../isobmff/header.js';
 import type { Limits } from '../limits.js';
 import type { Source } from '../sources/source.js';
 
@@ -45,6 +44,17 @@ export const SMALL_FRAGMENT = 128 * 1024;
 export const READ_AHEAD = 1024 * 1024;
 
 /**
+ * Skipped boxes smaller than this count as a run of small boxes (free, skip, padding,
+ * or a hostile file of a million empty boxes): the next header is read ahead in a block
+ * twice the run's length so far, up to READ_AHEAD, so a run costs a few reads instead of
+ * one per box. A read then goes at most the run's length into whatever follows it.
+ */
+const SMALL_BOX = 4096;
+
+/** Most boxes in one yielded batch. */
+const BATCH = 256;
+
+/**
  * Walks the top-level boxes of a source region reading only what it must: box headers,
  * and the bodies of metadata boxes. A metadata box is read together with the header of
  * the box after it. Where a fragment starts (at the region's start, or after an mdat),
@@ -52,8 +62,11 @@ export const READ_AHEAD = 1024 * 1024;
  * and the mdat header), plus a little: a fragment usually costs one read, and a read goes
  * at most that slack, or the difference from the previous fragment, into sample data.
  * Small fragments are read several at a time (see SMALL_FRAGMENT).
+ *
+ * Boxes come in batches, in file order: those found between two reads (and before any
+ * error), so a run of a million small boxes in one buffer costs no await per box.
  */
-export async function* scanBoxes(source: Source, opts: ScanOptions): AsyncGenerator<ScannedBox> {
+export async function* scanBoxes(source: Source, opts: ScanOptions): AsyncGenerator<ScannedBox[]> {
   const end = opts.end ?? source.size;
   const wanted = opts.metadataTypes ?? METADATA_TYPES;
   const budget = opts.budget ?? { metadataBytes: 0 };
@@ -67,17 +80,23 @@ export async function* scanBoxes(source: Source, opts: ScanOptions): AsyncGenera
   let fragmentStart = true;
   // Bytes from the last fragment's first metadata box to its mdat's end.
   let lastFragmentSpan = Number.POSITIVE_INFINITY;
+  // Bytes of the current run of small skipped boxes (see SMALL_BOX).
+  let smallRun = 0;
+  // Boxes found since the last yield. Yielded before every read and every error, so
+  // the consumer sees them in the same order relative to reads as one at a time.
+  let batch: ScannedBox[] = [];
 
-  // Makes [at, at+n) available in buf, reading `want` bytes (at least n) when it is not.
-  const ensure = async (at: number, n: number, want: number): Promise<void> => {
-    if (at >= bufStart && at + n <= bufStart + buf.length) return;
-    const length = Math.min(end - at, Math.max(n, want));
-    buf = await source.read(at, length);
+  const covered = (at: number, n: number): boolean => at >= bufStart && at + n <= bufStart + buf.length;
+  // Reads [at, at+n), or `want` bytes from `at` when more (never past the end).
+  const fill = async (at: number, n: number, want: number): Promise<void> => {
+    buf = await source.read(at, Math.min(end - at, Math.max(n, want)));
     bufStart = at;
   };
 
   while (end - pos >= 8) {
     if (++boxes > opts.limits.maxBoxes) {
+      if (batch.length > 0) yield batch;
+      batch = [];
       throw new VvfError('STRUCTURE_LIMIT', `more than ${opts.limits.maxBoxes} top-level boxes`, {
         source: source.key,
         offset: pos,
@@ -85,23 +104,39 @@ export async function* scanBoxes(source: Source, opts: ScanOptions): AsyncGenera
     }
     let ahead = fragmentStart && hint.bytes > 0 ? hint.bytes + FRAGMENT_SLACK : HEADER_READ;
     if (fragmentStart && lastFragmentSpan < SMALL_FRAGMENT) ahead = Math.max(ahead, READ_AHEAD);
+    if (smallRun > 0) ahead = Math.max(ahead, Math.min(2 * smallRun, READ_AHEAD));
     fragmentStart = false;
-    await ensure(pos, Math.min(HEADER_READ, end - pos), ahead);
+    const headerBytes = Math.min(HEADER_READ, end - pos);
+    if (!covered(pos, headerBytes)) {
+      if (batch.length > 0) yield batch;
+      batch = [];
+      await fill(pos, headerBytes, ahead);
+    }
     // A uuid box's header carries 16 more bytes of extended type.
     const at = pos - bufStart;
     if (buf[at + 4] === 0x75 && buf[at + 5] === 0x75 && buf[at + 6] === 0x69 && buf[at + 7] === 0x64) {
-      await ensure(pos, Math.min(2 * HEADER_READ, end - pos), 2 * HEADER_READ);
+      const uuidBytes = Math.min(2 * HEADER_READ, end - pos);
+      if (!covered(pos, uuidBytes)) {
+        if (batch.length > 0) yield batch;
+        batch = [];
+        await fill(pos, uuidBytes, 2 * HEADER_READ);
+      }
     }
     let header: BoxHeader;
     try {
-      header = readBoxHeader(new Cursor(buf, bufStart, '', pos - bufStart), end);
+      header = readBoxHeaderAt(buf, pos - bufStart, bufStart, end);
     } catch (e) {
+      if (batch.length > 0) yield batch;
+      batch = [];
       throw e instanceof VvfError ? e.locate({ source: source.key }) : e;
     }
     if (wanted.has(header.type)) {
+      smallRun = 0;
       if (runStart < 0) runStart = pos;
       budget.metadataBytes += header.size;
       if (budget.metadataBytes > opts.limits.maxMetadataBytes) {
+        if (batch.length > 0) yield batch;
+        batch = [];
         throw new VvfError(
           'METADATA_LIMIT',
           `more than ${opts.limits.maxMetadataBytes} bytes of metadata (limit maxMetadataBytes)`,
@@ -112,10 +147,14 @@ export async function* scanBoxes(source: Source, opts: ScanOptions): AsyncGenera
           },
         );
       }
-      // Also fetch the next box's header so the following step needs no read of its own.
-      await ensure(pos, header.size, header.size + HEADER_READ);
+      if (!covered(pos, header.size)) {
+        if (batch.length > 0) yield batch;
+        batch = [];
+        // Also fetch the next box's header so the following step needs no read of its own.
+        await fill(pos, header.size, header.size + HEADER_READ);
+      }
       const from = pos - bufStart;
-      yield { header, bytes: buf.subarray(from, from + header.size) };
+      batch.push({ header, bytes: buf.subarray(from, from + header.size) });
     } else {
       if (header.type === 'mdat') {
         if (runStart >= 0) {
@@ -125,8 +164,16 @@ export async function* scanBoxes(source: Source, opts: ScanOptions): AsyncGenera
         fragmentStart = true;
       }
       runStart = -1;
-      yield { header };
+      smallRun = header.size < SMALL_BOX ? smallRun + header.size : 0;
+      batch.push({ header });
     }
     pos += header.size;
+    // Short batches: a batch held across a whole buffer of tiny boxes would outlive the
+    // young generation and make the collector copy it.
+    if (batch.length >= BATCH) {
+      yield batch;
+      batch = [];
+    }
   }
+  if (batch.length > 0) yield batch;
 }

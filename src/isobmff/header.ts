@@ -1,5 +1,5 @@
 import { VvfError } from '../errors.js';
-import type { Cursor } from './cursor.js';
+import { Cursor } from './cursor.js';
 import type { Writer } from './writer.js';
 
 /** A box header as found in a source. Offsets are absolute. */
@@ -73,6 +73,61 @@ export function readBoxHeader(c: Cursor, containerEnd: number): BoxHeader {
   const h: BoxHeader = { type, start, headerSize, size, large, toEnd };
   if (usertype) h.usertype = usertype;
   return h;
+}
+
+/**
+ * Type names already made, by their 32-bit code: one string per type, not one per box,
+ * so maps keyed by type hash it once. Bounded: a hostile file may use many types.
+ */
+const typeNames = new Map<number, string>();
+const MAX_TYPE_NAMES = 4096;
+
+function typeName(t0 = 0, t1 = 0, t2 = 0, t3 = 0): string {
+  const code = t0 * 0x1000000 + (t1 << 16) + (t2 << 8) + t3;
+  let name = typeNames.get(code);
+  if (name === undefined) {
+    name = String.fromCharCode(t0, t1, t2, t3);
+    if (typeNames.size < MAX_TYPE_NAMES) typeNames.set(code, name);
+  }
+  return name;
+}
+
+/** Whether a type byte is one TYPE_CHARS accepts. */
+function printable(b: number | undefined): boolean {
+  return b !== undefined && ((b >= 0x20 && b <= 0x7e) || b === 0xa9);
+}
+
+/**
+ * {@link readBoxHeader} at `bytes[index]` (absolute offset `base + index`) without a
+ * Cursor: a scan of a file's top level may meet a million boxes, and a Cursor (with its
+ * DataView) per header was most of their cost. Only a plain 32-bit-size box takes the
+ * short path; a largesize, size 0, uuid or any error goes the careful way.
+ */
+export function readBoxHeaderAt(bytes: Uint8Array, index: number, base: number, containerEnd: number): BoxHeader {
+  const start = base + index;
+  if (index + 8 <= bytes.length) {
+    const size32 =
+      (bytes[index] ?? 0) * 0x1000000 +
+      ((bytes[index + 1] ?? 0) << 16) +
+      ((bytes[index + 2] ?? 0) << 8) +
+      (bytes[index + 3] ?? 0);
+    const t0 = bytes[index + 4];
+    const t1 = bytes[index + 5];
+    const t2 = bytes[index + 6];
+    const t3 = bytes[index + 7];
+    if (
+      size32 >= 8 &&
+      start + size32 <= containerEnd &&
+      printable(t0) &&
+      printable(t1) &&
+      printable(t2) &&
+      printable(t3) &&
+      !(t0 === 0x75 && t1 === 0x75 && t2 === 0x69 && t3 === 0x64)
+    ) {
+      return { type: typeName(t0, t1, t2, t3), start, headerSize: 8, size: size32, large: false, toEnd: false };
+    }
+  }
+  return readBoxHeader(new Cursor(bytes, base, '', index), containerEnd);
 }
 
 /** Largest total size a box can have with a 32-bit size field. */

@@ -22,16 +22,21 @@ export async function boxes(args: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(lines, null, 2)}\n`);
     } else {
       const width = String(source.size).length;
+      // Written in blocks, not a write per line: a file may hold a million boxes.
+      let out = '';
       for (const l of lines) {
         const fields = l.fields
           ? `  ${Object.entries(l.fields)
               .map(([k, v]) => `${k}=${v}`)
               .join(' ')}`
           : '';
-        process.stdout.write(
-          `${String(l.offset).padStart(width)} ${String(l.size).padStart(width)}  ${'  '.repeat(l.depth)}${l.type}${fields}\n`,
-        );
+        out += `${String(l.offset).padStart(width)} ${String(l.size).padStart(width)}  ${'  '.repeat(l.depth)}${l.type}${fields}\n`;
+        if (out.length >= 1 << 16) {
+          process.stdout.write(out);
+          out = '';
+        }
       }
+      process.stdout.write(out);
     }
   } finally {
     await source.close();

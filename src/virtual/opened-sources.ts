@@ -2,7 +2,7 @@
 import { VvfError } from '../errors.js';
 import { closedError } from '../sources/read-range.js';
 import type { Source } from '../sources/source.js';
-import { checkSourceMatches, type SourceRef, type SourceResolver } from './source-ref.js';
+import { matchingOrClosed, type SourceRef, type SourceResolver } from './source-ref.js';
 
 /**
  * The sources of one virtual file by index. Each opens lazily, once (concurrent first
@@ -59,13 +59,7 @@ export class OpenedSources {
       const why = e instanceof Error ? e.message : String(e);
       throw new VvfError('SOURCE_UNREACHABLE', `cannot open: ${why}`, { source: ref.key }, { cause: e });
     }
-    try {
-      // Resolvers should check this already; a mismatched source would give misplaced bytes.
-      checkSourceMatches(ref, source);
-    } catch (e) {
-      await source.close().catch(() => undefined);
-      throw e;
-    }
-    return source;
+    // Resolvers should check this already; a mismatched source would give misplaced bytes.
+    return matchingOrClosed(ref, source);
   }
 }

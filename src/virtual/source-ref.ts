@@ -46,14 +46,16 @@ export function checkSourceMatches(ref: SourceRef, source: Source): void {
  * source found there is no longer the one the ref recorded.
  */
 export function resolveWith(open: (key: string) => Promise<Source>): SourceResolver {
-  return async (ref) => {
-    const source = await open(ref.key);
-    try {
-      checkSourceMatches(ref, source);
-    } catch (e) {
-      await source.close().catch(() => undefined);
-      throw e;
-    }
-    return source;
-  };
+  return async (ref) => matchingOrClosed(ref, await open(ref.key));
+}
+
+/** `source` if it still matches `ref`; else closes it (it is of no use) and throws SOURCE_CHANGED. */
+export async function matchingOrClosed(ref: SourceRef, source: Source): Promise<Source> {
+  try {
+    checkSourceMatches(ref, source);
+  } catch (e) {
+    await source.close().catch(() => undefined);
+    throw e;
+  }
+  return source;
 }

@@ -8,7 +8,7 @@ import { parseRecipe } from '../../src/compose/recipe.js';
 import { openSource } from '../../src/sources/open-source.js';
 import type { Source } from '../../src/sources/source.js';
 import { compileRecipe } from '../../src/virtual/compile.js';
-import { isCode } from './virtual-helpers.js';
+import { isCode, sourceLike } from './virtual-helpers.js';
 
 let fixtures: Fixture[] = [];
 before(async () => {
@@ -28,22 +28,12 @@ function countingOpener() {
     const real = await openSource(spec);
     const entry = { key: real.key, closes: 0 };
     opened.push(entry);
-    return {
-      key: real.key,
-      validator: real.validator,
-      size: real.size,
-      get bytesRead() {
-        return real.bytesRead;
-      },
-      get readCount() {
-        return real.readCount;
-      },
-      read: (offset, length) => real.read(offset, length),
+    return sourceLike(real, {
       close: async () => {
         entry.closes++;
         await real.close();
       },
-    };
+    });
   };
   const closes = () => opened.map((o) => `${o.key.split('/').pop()} ${o.closes}`);
   return { opened, open, closes };

@@ -18,7 +18,7 @@ import type { Source } from '../../src/sources/source.js';
 import { compileRecipe } from '../../src/virtual/compile.js';
 import { resolveWith } from '../../src/virtual/source-ref.js';
 import { type ExtentInfo, VirtualFile } from '../../src/virtual/virtual-file.js';
-import { assertSameBytes, isCode } from './virtual-helpers.js';
+import { assertSameBytes, isCode, sourceLike } from './virtual-helpers.js';
 
 let dir = '';
 let fixtures: Fixture[] = [];
@@ -166,23 +166,13 @@ describe('local sources', () => {
     // Opens the real file; once `lie` is set, answers one byte short or long.
     const lying = async (spec: string): Promise<Source> => {
       const real = await openSource(spec);
-      return {
-        key: real.key,
-        validator: real.validator,
-        size: real.size,
-        get bytesRead() {
-          return real.bytesRead;
-        },
-        get readCount() {
-          return real.readCount;
-        },
+      return sourceLike(real, {
         read: async (offset, length) => {
           if (lie === 'long' && offset + length < real.size) return real.read(offset, length + 1);
           const b = await real.read(offset, length);
           return lie === 'short' && length > 0 ? b.subarray(0, length - 1) : b;
         },
-        close: () => real.close(),
-      };
+      });
     };
     const compiled = await compileRecipe(RECIPE(path), { openSource: lying });
     const { file } = compiled;

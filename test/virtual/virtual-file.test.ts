@@ -15,7 +15,16 @@ import { refOf, resolveWith, type SourceRef } from '../../src/virtual/source-ref
 import { VirtualFile } from '../../src/virtual/virtual-file.js';
 import { VirtualFileBuilder } from '../../src/virtual/virtual-file-builder.js';
 import { serveFolder } from '../helpers/static-server.js';
-import { assertSameBytes, isCode, lookupResolver, prng, randInt, randomBytesFrom, randomComposition } from './virtual-helpers.js';
+import {
+  assertSameBytes,
+  isCode,
+  lookupResolver,
+  prng,
+  randInt,
+  randomBytesFrom,
+  randomComposition,
+  sourceLike,
+} from './virtual-helpers.js';
 
 let dir = '';
 before(async () => {
@@ -267,22 +276,12 @@ test('a short read fails the read and destroys the stream, never short or zero-f
   const data = randomBytesFrom(prng(13), 100_000);
   const honest = new MemorySource(data, 'memory:short');
   // A source that answers one byte short once past 50 000.
-  const lying: Source = {
-    key: honest.key,
-    validator: honest.validator,
-    size: honest.size,
-    get bytesRead() {
-      return honest.bytesRead;
-    },
-    get readCount() {
-      return honest.readCount;
-    },
+  const lying = sourceLike(honest, {
     read: async (offset, length) => {
       const bytes = await honest.read(offset, length);
       return offset + length > 50_000 ? bytes.subarray(0, length - 1) : bytes;
     },
-    close: () => honest.close(),
-  };
+  });
   const builder = new VirtualFileBuilder([lying]);
   builder.addBytes(new Uint8Array(100));
   for (let i = 0; i < 10; i++) builder.addSourceRange(0, i * 10_000, 10_000);

@@ -103,6 +103,23 @@ export function lookupResolver(sources: readonly Source[]): { resolve: SourceRes
   return state;
 }
 
+/** `real` as another Source object, but for the `read` or `close` given: a source that lies, or counts. */
+export function sourceLike(real: Source, override: Partial<Pick<Source, 'read' | 'close'>>): Source {
+  return {
+    key: real.key,
+    validator: real.validator,
+    size: real.size,
+    get bytesRead() {
+      return real.bytesRead;
+    },
+    get readCount() {
+      return real.readCount;
+    },
+    read: override.read ?? ((offset, length) => real.read(offset, length)),
+    close: override.close ?? (() => real.close()),
+  };
+}
+
 /** The sum of every source's read count. */
 export function totalReads(sources: readonly Source[]): number {
   return sources.reduce((n, s) => n + s.readCount, 0);

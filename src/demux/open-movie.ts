@@ -1,4 +1,4 @@
-import { isAbsolute, resolve } from 'node:path';
+import { basename, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { VvfError } from '../errors.js';
 import { type Limits, resolveLimits } from '../limits.js';
@@ -8,6 +8,7 @@ import type { Source } from '../sources/source.js';
 import { readDashMovie } from './dash-movie.js';
 import { readMp4Movie } from './mp4-movie.js';
 import { parseMpd } from './mpd.js';
+import { SNIFF_BYTES, sniffInput, unknownFormatError } from './sniff.js';
 
 export interface OpenMovieOptions {
   limits?: Partial<Limits>;
@@ -35,11 +36,13 @@ export async function openMovie(input: string, options: OpenMovieOptions = {}): 
   const source = await open(input);
   let movie: Movie;
   try {
-    const head = await source.read(0, Math.min(source.size, 64));
-    if (looksLikeXml(head)) {
+    const found = sniffInput(await source.read(0, Math.min(source.size, SNIFF_BYTES)), source.size);
+    if (found.kind === 'xml') {
       movie = await openManifest(source, input, limits, open, options.representations);
-    } else {
+    } else if (found.kind === 'mp4') {
       movie = await readMp4Movie(source, limits);
+    } else {
+      throw unknownFormatError(found, inputName(input), source.key);
     }
   } catch (e) {
     await source.close().catch(() => {});
@@ -84,10 +87,13 @@ async function openManifest(
   return readDashMovie(manifest, input, opts);
 }
 
-function looksLikeXml(head: Uint8Array): boolean {
-  let i = 0;
-  // UTF-8 byte order mark, then whitespace.
-  if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) i = 3;
-  while (i < head.length && (head[i] === 0x20 || head[i] === 0x0a || head[i] === 0x0d || head[i] === 0x09)) i++;
-  return head[i] === 0x3c; // '<'
+/** How an error names an input: its file name (a URL's without the query), never a full path. */
+function inputName(input: string): string {
+  let path = input;
+  if (isUrl(input)) {
+    try {
+      path = new URL(input).pathname;
+    } catch {}
+  }
+  return basename(path) || input;
 }

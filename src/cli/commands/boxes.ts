@@ -1,4 +1,6 @@
+import { basename } from 'node:path';
 import { listBoxes } from '../../demux/box-listing.js';
+import { SNIFF_BYTES, sniffInput, unknownFormatError } from '../../demux/sniff.js';
 import { VvfError } from '../../errors.js';
 import { openSource } from '../../sources/open-source.js';
 import { onePositional, parse } from '../args.js';
@@ -11,12 +13,13 @@ export async function boxes(args: string[]): Promise<number> {
   const input = onePositional(positionals, 'boxes <file | url>');
   const source = await openSource(input);
   try {
-    const head = await source.read(0, Math.min(source.size, 1));
-    if (head[0] === 0x3c) {
+    const found = sniffInput(await source.read(0, Math.min(source.size, SNIFF_BYTES)), source.size);
+    if (found.kind === 'xml') {
       throw new VvfError('USAGE', 'boxes reads MP4 files; for a DASH manifest, pass one of its segments or use vvf inspect', {
         source: source.key,
       });
     }
+    if (found.kind !== 'mp4') throw unknownFormatError(found, basename(input), source.key);
     const lines = await listBoxes(source);
     if (values.json) {
       process.stdout.write(`${JSON.stringify(lines, null, 2)}\n`);

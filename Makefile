@@ -75,5 +75,12 @@ bench-serve: setup
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk nginx-light >/dev/null; }
 	@npx tsx bench/serve.ts
 
+.PHONY: bench-mount
+# Reading the one-hour virtual file through vvf mount beside the materialized file and bindfs (vvf issue 8);
+# writes bench/RESULTS-mount.md. Root (drops the page cache). bindfs is installed here, not in system-deps.
+bench-mount: setup
+	@command -v bindfs >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq bindfs >/dev/null; }
+	@npx tsx bench/mount.ts
+
 clean:
 	rm -rf dist .cache

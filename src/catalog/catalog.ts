@@ -47,7 +47,7 @@ export class Catalog {
     this.cacheLookups = metrics.counter('vvf_metadata_cache_total', 'Compiled-file lookups, by result (hit, miss).');
     const open = async (spec: string) => instrumentSource(await this.policy.open(spec), reads);
     this.openSource = open;
-    this.registry = new Registry(async (recipe) => (await compileRecipe(recipe, { openSource: open })).file, {
+    this.registry = new Registry((recipe) => compileRecipe(recipe, { openSource: open }), {
       ...(store ? { store } : {}),
       open,
     });

@@ -17,7 +17,18 @@ export interface Registered {
   created: Date;
   /** When the store last confirmed it still holds this file (performance.now()); internal to the registry. */
   confirmed?: number;
+  /** Closes the file and every source its compile opened; internal to the registry. */
+  release?: () => Promise<void>;
 }
+
+/** A compiled recipe as the registry keeps it: the file, and what closes it and its sources. */
+export interface CompiledFile {
+  file: VirtualFile;
+  close(): Promise<void>;
+}
+
+/** Closes a registered file and whatever its compile opened. */
+const release = (e: Registered) => (e.release ? e.release() : e.file.close());
 
 export interface RegistryOptions {
   /** Where compiled files are kept between runs (and shared between instances). */
@@ -47,7 +58,7 @@ export class Registry {
   private readonly pending = new Map<string, Promise<Registered | undefined>>();
 
   constructor(
-    private readonly compile: (recipe: Recipe) => Promise<VirtualFile>,
+    private readonly compile: (recipe: Recipe) => Promise<CompiledFile>,
     private readonly opts: RegistryOptions = {},
   ) {}
 
@@ -78,7 +89,7 @@ export class Registry {
       }
       if (this.files.get(id) === known) {
         this.files.delete(id);
-        await known.file.close();
+        await release(known);
       }
       return undefined;
     }
@@ -120,7 +131,7 @@ export class Registry {
     const entry = this.files.get(id);
     this.files.delete(id);
     const stored = this.opts.store ? await this.opts.store.delete(id) : false;
-    if (entry) await entry.file.close();
+    if (entry) await release(entry);
     return entry !== undefined || stored;
   }
 
@@ -128,11 +139,11 @@ export class Registry {
   async closeAll(): Promise<void> {
     const entries = [...this.files.values()];
     this.files.clear();
-    await Promise.all(entries.map((e) => e.file.close()));
+    await Promise.all(entries.map(release));
   }
 
   private async compileAndStore(id: string, recipe: Recipe): Promise<Registered> {
-    const file = await this.compile(recipe);
+    const { file, close } = await this.compile(recipe);
     const entry: Registered = {
       id,
       recipe,
@@ -140,8 +151,14 @@ export class Registry {
       file,
       created: wholeSecond(Date.now()),
       confirmed: performance.now(),
+      release: close,
     };
-    await this.opts.store?.put({ id, recipe, created: entry.created.getTime(), compiled: file.serialize() });
+    try {
+      await this.opts.store?.put({ id, recipe, created: entry.created.getTime(), compiled: file.serialize() });
+    } catch (e) {
+      await close();
+      throw e;
+    }
     this.files.set(id, entry);
     return entry;
   }

@@ -29,8 +29,10 @@ export const ErrorCodes = {
   MANIFEST_INVALID: 'invalid DASH manifest',
   /** A source's validator (size+mtime, ETag) no longer matches what was seen before. */
   SOURCE_CHANGED: 'source changed',
-  /** A source could not be reached (file missing, connection refused, timeout). */
+  /** A source could not be reached (connection refused, unreadable file, …). */
   SOURCE_UNREACHABLE: 'source unreachable',
+  /** A local file a recipe or manifest names does not exist (inside the allowed roots). */
+  SOURCE_NOT_FOUND: 'source file not found',
   /** A source did not answer in time (no response, or a body that stalled). */
   SOURCE_TIMEOUT: 'source timed out',
   /** A source answered, but not as expected (HTTP status, short read). */
@@ -91,6 +93,8 @@ const KINDS: Record<ErrorCode, { kind: ErrorKind; retryable: boolean }> = {
   // A changed source is compiled again on a later request: worth retrying.
   SOURCE_CHANGED: { kind: 'source-failed', retryable: true },
   SOURCE_UNREACHABLE: { kind: 'source-failed', retryable: true },
+  // The request names what is not there: the client's mistake, not a failing source.
+  SOURCE_NOT_FOUND: { kind: 'not-found', retryable: false },
   SOURCE_BAD_RESPONSE: { kind: 'source-failed', retryable: true },
   SOURCE_RANGE: { kind: 'source-failed', retryable: false },
   SOURCE_TIMEOUT: { kind: 'timeout', retryable: true },
@@ -143,7 +147,7 @@ export class VvfError extends Error {
     super(formatMessage(code, detail, where), options);
     this.name = 'VvfError';
     this.code = code;
-    this.detail = detail;
+    this.detail = capText(detail);
     this.source = where.source;
     this.offset = where.offset;
     this.path = where.path;
@@ -160,16 +164,33 @@ export class VvfError extends Error {
   }
 
   toJSON(): Record<string, unknown> {
-    return { code: this.code, message: this.message, source: this.source, offset: this.offset, path: this.path };
+    return {
+      code: this.code,
+      message: this.message,
+      source: this.source === undefined ? undefined : capText(this.source),
+      offset: this.offset,
+      path: this.path === undefined ? undefined : capText(this.path),
+    };
   }
 }
 
+/** Longest detail or location kept in a message: input-chosen text (a 100 KB attribute) must not make a 200 KB log line. */
+export const MAX_MESSAGE_PART = 500;
+
+/** `text` cut to `max` characters, saying how much was left out. */
+export function capText(text: string, max = MAX_MESSAGE_PART): string {
+  // The slack leaves a text cut once (its suffix included) as it is when it is capped again.
+  return text.length <= max + CUT_SLACK ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
+}
+
+const CUT_SLACK = 40;
+
 function formatMessage(code: ErrorCode, detail: string, where: ErrorLocation): string {
   const at: string[] = [];
-  if (where.path !== undefined) at.push(`box ${where.path}`);
+  if (where.path !== undefined) at.push(`box ${capText(where.path)}`);
   if (where.offset !== undefined) at.push(`offset ${where.offset}`);
-  if (where.source !== undefined) at.push(`in ${where.source}`);
-  return `${code}: ${detail}${at.length > 0 ? ` [${at.join(', ')}]` : ''}`;
+  if (where.source !== undefined) at.push(`in ${capText(where.source)}`);
+  return `${code}: ${capText(detail)}${at.length > 0 ? ` [${at.join(', ')}]` : ''}`;
 }
 
 /** Internal invariant: a failure is a bug in vvf, not bad input. */

@@ -1,4 +1,6 @@
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { VvfError } from '../errors.js';
 import { redactUrl } from '../sources/redact-url.js';
 import type { SettingsSpec } from './settings.js';
 
@@ -49,6 +51,23 @@ export const catalogSettings: SettingsSpec<CatalogConfig> = {
 export function absoluteRoots<T extends CatalogConfig>(config: T): T {
   config.roots = config.roots.map((r) => resolve(r));
   return config;
+}
+
+/**
+ * Fails with USAGE, in one line, when a configured root is not an existing directory: a
+ * typo in `--root` would otherwise show only as every request failing.
+ */
+export function checkRoots(config: CatalogConfig): void {
+  for (const root of config.roots) {
+    let isDirectory: boolean;
+    try {
+      isDirectory = statSync(root).isDirectory();
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? String(e);
+      throw new VvfError('USAGE', `root ${root} cannot be used: ${code === 'ENOENT' ? 'it does not exist' : code}`);
+    }
+    if (!isDirectory) throw new VvfError('USAGE', `root ${root} is not a directory`);
+  }
 }
 
 /** The catalog's settings as they may be printed or logged: secrets replaced. */

@@ -99,7 +99,7 @@ export async function startServer(
     }
     const dash = /^\/dash\/(.+\.mpd)\.mp4$/.exec(path);
     if (dash && (method === 'GET' || method === 'HEAD')) {
-      const manifest = decodeURIComponent(dash[1]!);
+      const manifest = decodePath(dash[1]!);
       const recipe = manifestRecipe(manifest, { video: url.searchParams.get('video'), audio: url.searchParams.get('audio') });
       const entry = await catalog.fileFor(catalog.underRoot(recipe));
       await serveFile(req, res, entry.file, serveOptions(entry, res));
@@ -203,7 +203,7 @@ export async function startServer(
   } catch (e) {
     // A store connection left open would keep the process alive.
     if (!opts.catalog) await catalog.close();
-    throw e;
+    throw listenError(e, config);
   }
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -222,6 +222,31 @@ export async function startServer(
       if (!opts.catalog) await catalog.close();
     },
   };
+}
+
+/**
+ * A path segment percent-decoded; malformed escapes (`%ZZ`, overlong UTF-8 such as
+ * `%c0%ae`) are the client's mistake (400), not a failure of the server.
+ */
+function decodePath(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new VvfError('USAGE', 'malformed percent-encoding in the path');
+  }
+}
+
+/** Why the server could not listen, in one line a person acts on (a port in use is common). */
+function listenError(e: unknown, config: ServeConfig): unknown {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  const where = `${config.host}:${config.port}`;
+  if (code === 'EADDRINUSE') return new VvfError('USAGE', `cannot listen on ${where}: the address is in use (--port, VVF_PORT)`);
+  if (code === 'EACCES')
+    return new VvfError('USAGE', `cannot listen on ${where}: permission denied (ports below 1024 need privileges)`);
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
+    return new VvfError('USAGE', `cannot listen on ${where}: no such local address (--host, VVF_HOST)`);
+  if (code !== undefined) return new VvfError('USAGE', `cannot listen on ${where}: ${code}`, {}, { cause: e });
+  return e;
 }
 
 function json(res: ServerResponse, status: number, body: unknown, head = false): void {

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { type ErrorKind, errorKind, VvfError } from '../errors.js';
+import { capText, type ErrorKind, errorKind, VvfError } from '../errors.js';
 import { displayName } from '../sources/display-name.js';
 
 /** HTTP status of each kind of error: the face decides, the library only names the problem. */
@@ -33,7 +33,7 @@ function publicMessage(e: VvfError): string {
   if (e.offset !== undefined) at.push(`offset ${e.offset}`);
   let detail = e.detail;
   if (e.source !== undefined) {
-    const shown = displayName(e.source);
+    const shown = capText(displayName(e.source));
     detail = detail.split(e.source).join(shown);
     at.push(`in ${shown}`);
   }
@@ -55,7 +55,11 @@ export function sendError(res: ServerResponse, e: unknown): void {
   const status = statusFor(e);
   const body =
     e instanceof VvfError
-      ? { error: e.code, message: publicMessage(e), ...(e.source !== undefined ? { source: displayName(e.source) } : {}) }
+      ? {
+          error: e.code,
+          message: publicMessage(e),
+          ...(e.source !== undefined ? { source: capText(displayName(e.source)) } : {}),
+        }
       : { error: 'INTERNAL', message: 'internal error' };
   const text = `${JSON.stringify(body)}\n`;
   res.writeHead(status, {

@@ -64,7 +64,8 @@ export class SourcePolicy {
    * Opens a path (relative paths resolve against the first root, not the working
    * directory), a `file:` URL (checked as the path it names) or an http(s) URL, if the
    * policy allows it; else fails with SOURCE_FORBIDDEN. A missing file inside a root fails
-   * with SOURCE_UNREACHABLE, as {@link FileSource.open} would.
+   * with SOURCE_NOT_FOUND (a request naming nothing, answered 404), an unreadable one with
+   * SOURCE_UNREACHABLE.
    */
   async open(spec: string): Promise<Source> {
     const target = await this.resolveSpec(spec);
@@ -258,7 +259,8 @@ async function walk(abs: string, roots: readonly Root[], spec: string): Promise<
     if (!reals.some((r) => within(next, r))) {
       // A root as configured stands for its real path, which may lie elsewhere.
       const root = roots.find((r) => r.given === next);
-      if (root !== undefined && root.real === undefined) throw unreachable(spec, new Error('ENOENT: the root does not exist'));
+      if (root !== undefined && root.real === undefined)
+        throw new VvfError('SOURCE_UNREACHABLE', 'cannot open file: the root does not exist', { source: spec });
       if (root?.real !== undefined) at = root.real;
       else if (known.some((k) => within(k, next))) at = next;
       else throw forbidden('path is outside the allowed roots', spec);
@@ -316,5 +318,9 @@ function forbidden(detail: string, source: string | undefined): VvfError {
 function unreachable(spec: string, e: unknown): VvfError {
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   const why = code ?? (e instanceof Error ? e.message : String(e));
+  // Nothing there (inside the roots: outside, the answer is SOURCE_FORBIDDEN whether it exists or not)
+  // is the request's mistake, not a failing source.
+  if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENAMETOOLONG')
+    return new VvfError('SOURCE_NOT_FOUND', `no such file (${code})`, { source: spec }, { cause: e });
   return new VvfError('SOURCE_UNREACHABLE', `cannot open file: ${why}`, { source: spec }, { cause: e });
 }

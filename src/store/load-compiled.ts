@@ -14,7 +14,7 @@ export interface LoadOptions {
 const DEFAULT_CONCURRENCY = 32;
 
 /** Error codes that mean "not the file we compiled from any more": recompile rather than fail. */
-const STALE_CODES: ReadonlySet<string> = new Set(['SOURCE_CHANGED', 'SOURCE_UNREACHABLE']);
+const STALE_CODES: ReadonlySet<string> = new Set(['SOURCE_CHANGED', 'SOURCE_UNREACHABLE', 'SOURCE_NOT_FOUND']);
 
 /**
  * Loads a stored compiled file if every source still has the validator and size recorded
@@ -26,7 +26,7 @@ const STALE_CODES: ReadonlySet<string> = new Set(['SOURCE_CHANGED', 'SOURCE_UNRE
  * opened here and closes them on `close`.
  *
  * Undefined also when the stored bytes are not a loadable compiled file (another format
- * version, corrupt), or a source is gone (SOURCE_UNREACHABLE: a manifest may have dropped
+ * version, corrupt), or a source is gone (SOURCE_NOT_FOUND, SOURCE_UNREACHABLE: a manifest may have dropped
  * it, so a recompile may succeed; if not, it reports the error itself). Any other error
  * from `open` (SOURCE_FORBIDDEN, for instance) is thrown.
  *

@@ -1,6 +1,5 @@
 // The server as a process: restart on the same SQLite store, graceful shutdown.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -9,42 +8,7 @@ import { test } from 'node:test';
 import { ensureFixtures } from '../../scripts/fixtures.js';
 import { startServer } from '../../src/server/app.js';
 import { defaultServeConfig } from '../../src/server/config.js';
-
-/** Starts `vvf serve` as a child process; resolves with its URL and the registered files' URLs. */
-function serveProcess(args: string[], registered: number): Promise<{ child: ChildProcess; url: string; files: string[] }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let url = '';
-    const files: string[] = [];
-    let buffered = '';
-    const timer = setTimeout(() => reject(new Error('vvf serve did not start in 20 s')), 20_000);
-    child.on('exit', (code) => reject(new Error(`vvf serve exited with ${code}`)));
-    child.stdout!.on('data', (d: Buffer) => {
-      buffered += d.toString();
-      for (;;) {
-        const nl = buffered.indexOf('\n');
-        if (nl < 0) break;
-        const line = JSON.parse(buffered.slice(0, nl)) as { msg: string; url: string };
-        buffered = buffered.slice(nl + 1);
-        if (line.msg === 'vvf serve listening') url = line.url;
-        if (line.msg === 'registered') files.push(line.url);
-        if (url && files.length >= registered) {
-          clearTimeout(timer);
-          resolve({ child, url, files });
-        }
-      }
-    });
-  });
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
+import { serveProcess, stop } from './server-helpers.js';
 
 test('a second server process on the same SQLite file serves a known file with zero source reads', async () => {
   const fixture = (await ensureFixtures()).find((f) => f.name === 'dash-template-number')!;

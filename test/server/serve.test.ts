@@ -287,16 +287,17 @@ describe('sources and failures', () => {
       body: JSON.stringify({ tracks: ['gone/missing.mp4'] }),
     });
     const text = await answer.text();
-    assert.equal(answer.status, 502, text);
+    // A recipe naming a file that is not there is the client's mistake: 404, not a failing source's 502.
+    assert.equal(answer.status, 404, text);
     assert.ok(!text.includes(root), `no server path in ${text}`);
     const body = JSON.parse(text) as { error: string; source: string; message: string };
-    assert.equal(body.error, 'SOURCE_UNREACHABLE');
+    assert.equal(body.error, 'SOURCE_NOT_FOUND');
     assert.equal(body.source, 'gone/missing.mp4');
     assert.ok(body.message.includes('gone/missing.mp4'), body.message);
-    const entry = logs.find((l) => l.status === 502 && l.method === 'POST');
+    const entry = logs.find((l) => l.status === 404 && l.method === 'POST');
     assert.ok(entry, 'the failed request is logged');
     const logged = entry.error as { code: string; source: string };
-    assert.equal(logged.code, 'SOURCE_UNREACHABLE');
+    assert.equal(logged.code, 'SOURCE_NOT_FOUND');
     assert.equal(logged.source, join(root, 'gone/missing.mp4'), 'the log names the whole path');
   });
 

@@ -94,7 +94,7 @@ describe('local files', () => {
     const policy = new SourcePolicy({ roots: [join(root, 'sub'), root], origins: [] });
     assert.equal(await policy.check('b.bin'), join(root, 'sub', 'b.bin'));
     // a.bin is in the second root, but a relative name means the first one.
-    await rejectsWith(policy.check('a.bin'), 'SOURCE_UNREACHABLE');
+    await rejectsWith(policy.check('a.bin'), 'SOURCE_NOT_FOUND');
     assert.equal(await policy.check(join(root, 'a.bin')), join(root, 'a.bin'));
   });
 
@@ -176,11 +176,11 @@ describe('local files', () => {
     await rejectsWith(policy.open(join(base, 'root-link', '..', 'outside', 'secret.bin')), 'SOURCE_FORBIDDEN');
   });
 
-  test('a missing file inside is SOURCE_UNREACHABLE; outside, missing or not, it is SOURCE_FORBIDDEN alike', async () => {
+  test('a missing file inside is SOURCE_NOT_FOUND; outside, missing or not, it is SOURCE_FORBIDDEN alike', async () => {
     const policy = new SourcePolicy({ roots: [root], origins: [] });
-    await rejectsWith(policy.open('nope.bin'), 'SOURCE_UNREACHABLE');
-    await rejectsWith(policy.open('sub/nope/deeper.bin'), 'SOURCE_UNREACHABLE');
-    await rejectsWith(policy.open('a.bin/under-a-file'), 'SOURCE_UNREACHABLE');
+    await rejectsWith(policy.open('nope.bin'), 'SOURCE_NOT_FOUND');
+    await rejectsWith(policy.open('sub/nope/deeper.bin'), 'SOURCE_NOT_FOUND');
+    await rejectsWith(policy.open('a.bin/under-a-file'), 'SOURCE_NOT_FOUND');
     const there = await rejectsWith(policy.open(join(base, 'outside', 'secret.bin')), 'SOURCE_FORBIDDEN');
     const absent = await rejectsWith(policy.open(join(base, 'outside', 'missing.bin')), 'SOURCE_FORBIDDEN');
     assert.equal(there.detail, absent.detail);

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { checkRoots } from '../../catalog/config.js';
 import { loadMountConfig } from '../../fuse/config.js';
 import { mountCatalogFace } from '../../fuse/face.js';
 import type { FuseMount } from '../../fuse/fuse-mount.js';
@@ -50,6 +51,7 @@ export async function serve(args: string[]): Promise<number> {
   // The command keeps compiled files in SQLite unless told not to (or given Redis); the library defaults to memory.
   if (config.storePath === undefined && config.redisUrl === undefined) config.storePath = 'vvf-metadata.sqlite';
   if (config.storePath === 'none') delete config.storePath;
+  checkRoots(config);
   const running = await startServer(config);
   process.stdout.write(
     `${JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'vvf serve listening', url: running.url, config: printableConfig(config), sendfile: sendfileState(config) })}\n`,

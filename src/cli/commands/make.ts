@@ -9,7 +9,7 @@ import { isRecipePath, loadRecipeFile } from '../recipe-file.js';
 
 export const remuxUsage = `  remux <recipe.json | input…> -o out.mp4
                                         write the file a recipe (or the inputs' tracks together) makes
-      -o, --output <file>               where to write it
+      -o, --output <file>               where to write it (- for stdout)
       --print-recipe                    print the recipe as JSON instead of writing`;
 
 export const composeUsage = `  compose [options] -o out.mp4          the common recipes without writing JSON
@@ -18,7 +18,7 @@ export const composeUsage = `  compose [options] -o out.mp4          the common 
       --input <src>                     every track of src; repeatable
       --clip <start-end>                keep [start, end): seconds, MM:SS or HH:MM:SS (start- and -end too)
       --concat <src>…                   play every track of each src one after another (positionals too)
-      -o, --output <file>               where to write it
+      -o, --output <file>               where to write it (- for stdout)
       --print-recipe                    print the recipe as JSON instead of writing`;
 
 /** `src#rep` names one representation of a manifest. */
@@ -49,7 +49,7 @@ async function run(recipe: Recipe, output: string | undefined, printRecipe: bool
   }
   const secs = (performance.now() - started) / 1000;
   process.stderr.write(
-    `wrote ${output}: ${bytes(file.size)} in ${secs.toFixed(2)} s (composed in ${((ready - started) / 1000).toFixed(3)} s)\n`,
+    `wrote ${output === '-' ? 'stdout' : output}: ${bytes(file.size)} in ${secs.toFixed(2)} s (composed in ${((ready - started) / 1000).toFixed(3)} s)\n`,
   );
   return 0;
 }

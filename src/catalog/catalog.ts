@@ -10,6 +10,7 @@ import { MetricsRegistry } from './metrics.js';
 import { openStore } from './open-store.js';
 import { recipeId } from './recipe-id.js';
 import { type Registered, Registry } from './registry.js';
+import { RootPaths } from './root-paths.js';
 
 export interface CatalogOptions {
   /** A store to use instead of the configured one (the caller closes it). */
@@ -28,6 +29,8 @@ export class Catalog {
   readonly registry: Registry;
   readonly policy: SourcePolicy;
   readonly metrics: MetricsRegistry;
+  /** Paths as clients may see them: relative to their root. */
+  readonly shown: RootPaths;
   private readonly cacheLookups;
   private readonly listeners = new Set<() => void>();
 
@@ -38,6 +41,7 @@ export class Catalog {
     metrics: MetricsRegistry,
   ) {
     this.metrics = metrics;
+    this.shown = new RootPaths(config.roots);
     this.policy = new SourcePolicy({
       roots: config.roots,
       origins: config.origins,

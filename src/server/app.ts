@@ -9,7 +9,7 @@ import { parseRecipe } from '../compose/recipe.js';
 import { VvfError } from '../errors.js';
 import type { MetadataStore } from '../store/metadata-store.js';
 import type { ServeConfig } from './config.js';
-import { responseErrors, sendError } from './errors.js';
+import { responseErrors, responsePaths, sendError } from './errors.js';
 import { ServerMetrics } from './metrics.js';
 import { renderIndexPage } from './page.js';
 import { pageDataFor } from './page-data.js';
@@ -63,7 +63,8 @@ export async function startServer(
     size: r.file.size,
     etag: r.file.etag,
     created: r.created.toISOString(),
-    recipe: r.recipe,
+    // Paths relative to their root: a client never learns where the roots lie on the server.
+    recipe: catalog.shown.recipe(r.recipe),
   });
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -71,7 +72,9 @@ export async function startServer(
     const path = url.pathname;
     const method = req.method ?? 'GET';
     if (path === '/' && (method === 'GET' || method === 'HEAD')) {
-      const html = renderIndexPage(await Promise.all((await catalog.list()).map(pageDataFor)));
+      const pages = await Promise.all((await catalog.list()).map(pageDataFor));
+      // The page is public: errors on it name paths relative to their root, as every answer does.
+      const html = renderIndexPage(pages.map((p) => (p.error === undefined ? p : { ...p, error: hidePaths(p.error) })));
       res.writeHead(200, {
         'content-type': 'text/html; charset=utf-8',
         'content-length': Buffer.byteLength(html),
@@ -141,8 +144,10 @@ export async function startServer(
     json(res, 404, { error: 'NOT_FOUND', message: `nothing at ${path}` }, method === 'HEAD');
   };
 
+  const hidePaths = (text: string) => catalog.shown.text(text);
   const server = createServer((req, res) => {
     const id = randomUUID();
+    responsePaths.set(res, hidePaths);
     const started = performance.now();
     let bytes = 0;
     let firstByte = 0;

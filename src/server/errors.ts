@@ -24,10 +24,18 @@ export function statusFor(e: unknown): number {
 export const responseErrors = new WeakMap<ServerResponse, unknown>();
 
 /**
+ * Per response, how server paths are shown to its client (relative to their root); set by
+ * the app for every request, so that errors sent from deeper (serving a file) hide them too.
+ */
+export const responsePaths = new WeakMap<ServerResponse, (text: string) => string>();
+
+/**
  * The message a client sees: sources by their display names (the last folder and file
  * name, a URL without its query), not the server's absolute paths; the log has those.
  */
-function publicMessage(e: VvfError): string {
+function publicMessage(e: VvfError, hide: (text: string) => string): string {
+  // An outage of the store is not the client's business beyond "try again": its host stays in the log.
+  if (e.code === 'STORE_UNAVAILABLE') return `${e.code}: the metadata store is unavailable; try again later`;
   const at: string[] = [];
   if (e.path !== undefined) at.push(`box ${e.path}`);
   if (e.offset !== undefined) at.push(`offset ${e.offset}`);
@@ -37,7 +45,7 @@ function publicMessage(e: VvfError): string {
     detail = detail.split(e.source).join(shown);
     at.push(`in ${shown}`);
   }
-  return `${e.code}: ${detail}${at.length > 0 ? ` [${at.join(', ')}]` : ''}`;
+  return hide(`${e.code}: ${detail}${at.length > 0 ? ` [${at.join(', ')}]` : ''}`);
 }
 
 /**
@@ -53,12 +61,14 @@ export function sendError(res: ServerResponse, e: unknown): void {
   }
   responseErrors.set(res, e);
   const status = statusFor(e);
+  const hide = responsePaths.get(res) ?? ((t: string) => t);
+  const shownSource = e instanceof VvfError && e.source !== undefined && e.code !== 'STORE_UNAVAILABLE';
   const body =
     e instanceof VvfError
       ? {
           error: e.code,
-          message: publicMessage(e),
-          ...(e.source !== undefined ? { source: capText(displayName(e.source)) } : {}),
+          message: publicMessage(e, hide),
+          ...(shownSource ? { source: capText(displayName(e.source!)) } : {}),
         }
       : { error: 'INTERNAL', message: 'internal error' };
   const text = `${JSON.stringify(body)}\n`;
@@ -66,6 +76,8 @@ export function sendError(res: ServerResponse, e: unknown): void {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(text),
     'cache-control': 'no-store',
+    // A dependency that is down (the store): clients may come back shortly (RFC 9110 §10.2.3).
+    ...(status === 503 ? { 'retry-after': '5' } : {}),
   });
   res.end(text);
 }

@@ -82,3 +82,28 @@ test('a port in use, or a --root that does not exist, is one line at start and a
   assert.equal(missing.stderr.trim().split('\n').length, 1, missing.stderr);
   assert.match(missing.stderr, /^vvf: USAGE: root .*no-such-dir cannot be used: it does not exist/);
 });
+
+test('answers show recipe paths relative to their root, never the server path (F.14)', async () => {
+  const posted = await fetch(`${server.url}/v`, { method: 'POST', body: JSON.stringify({ tracks: ['dash/manifest.mpd'] }) });
+  const text = await posted.text();
+  assert.ok(posted.status === 201 || posted.status === 200, text);
+  assert.ok(!text.includes(root), `no server path in ${text}`);
+  const body = JSON.parse(text) as { recipe: { pieces: { tracks: { source: string }[] }[] } };
+  assert.equal(body.recipe.pieces[0]!.tracks[0]!.source, 'dash/manifest.mpd');
+
+  const listing = await (await fetch(`${server.url}/v`)).text();
+  assert.ok(!listing.includes(root), `no server path in ${listing}`);
+  assert.match(listing, /"source":"dash\/manifest\.mpd"/);
+
+  // Asking for a track the source does not have names the source relative to its root.
+  const missing = await fetch(`${server.url}/v`, {
+    method: 'POST',
+    body: JSON.stringify({ tracks: [{ source: 'dash/manifest.mpd', track: 99 }] }),
+  });
+  const error = await missing.text();
+  assert.equal(missing.status, 400, error);
+  assert.ok(!error.includes(root), `no server path in ${error}`);
+  assert.match(error, /dash\/manifest\.mpd has no track 99/);
+  const page = await (await fetch(`${server.url}/`)).text();
+  assert.ok(!page.includes(root), 'no server path on the page');
+});

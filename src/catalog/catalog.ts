@@ -112,6 +112,15 @@ export class Catalog {
     return entries.filter((e) => kept.has(e.id));
   }
 
+  /**
+   * The store's state, as health checks report it: `none` (memory only), `up`, or `down`
+   * (files held in memory are still served; new ones cannot be registered).
+   */
+  storeState(): 'none' | 'up' | 'down' {
+    if (!this.store) return 'none';
+    return (this.store.available?.() ?? true) ? 'up' : 'down';
+  }
+
   /** Called when this process registers or deletes a file (other instances' changes show on the next list). */
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);

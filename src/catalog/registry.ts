@@ -1,4 +1,5 @@
 import { parseRecipe, type Recipe } from '../compose/recipe.js';
+import { isVvfError } from '../errors.js';
 import type { Source } from '../sources/source.js';
 import { loadIfFresh } from '../store/load-compiled.js';
 import type { MetadataStore } from '../store/metadata-store.js';
@@ -83,7 +84,16 @@ export class Registry {
     if (!store) return undefined;
     if (known) {
       // Held here, but another instance may have deleted it: the store decides, at most once a second.
-      if (await store.has(id)) {
+      let there: boolean;
+      try {
+        there = await store.has(id);
+      } catch (e) {
+        // The store is down: what this instance holds is still exactly the file it compiled, so
+        // serving it beats refusing (a delete made elsewhere meanwhile shows once the store is back).
+        if (isVvfError(e) && e.code === 'STORE_UNAVAILABLE') return known;
+        throw e;
+      }
+      if (there) {
         known.confirmed = performance.now();
         return known;
       }

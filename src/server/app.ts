@@ -108,8 +108,12 @@ export async function startServer(
       await serveFile(req, res, entry.file, serveOptions(entry, res));
       return;
     }
-    if (path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' }).end('ok\n');
+    if (path === '/healthz' || path === '/readyz') {
+      // /healthz: the process is alive (200 whatever the store does: restarting it would not help);
+      // /readyz: it can take every request, so a balancer sends it traffic (503 while the store is down).
+      const store = catalog.storeState();
+      const ready = store !== 'down';
+      json(res, path === '/readyz' && !ready ? 503 : 200, { status: ready ? 'ok' : 'degraded', store }, method === 'HEAD');
       return;
     }
     if (path === '/v' && method === 'POST') {

@@ -37,6 +37,11 @@ export interface MetadataStore {
   put(file: StoredFile): Promise<void>;
   /** Whether there was such a file. */
   delete(id: string): Promise<boolean>;
+  /**
+   * Whether the store can be reached right now, without waiting (a connected client's
+   * state). Optional: a store in this process (SQLite, memory) is always available.
+   */
+  available?(): boolean;
   close(): Promise<void>;
 }
 

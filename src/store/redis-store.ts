@@ -185,6 +185,11 @@ export class RedisStore implements MetadataStore {
     return Number(deleted) > 0 || Number(unlisted) > 0;
   }
 
+  /** Whether the connection is up (the client reconnects in the background while it is not). */
+  available(): boolean {
+    return !this.closed && this.client.isReady;
+  }
+
   /** Closes the connection, after the commands already sent are answered. Later calls fail with USAGE. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -49,6 +49,11 @@ export class TieredStore implements MetadataStore {
     return persisted || inMemory;
   }
 
+  /** The persistent store's state: memory is always there. */
+  available(): boolean {
+    return this.persistent.available?.() ?? true;
+  }
+
   async close(): Promise<void> {
     await Promise.all([this.memory.close(), this.persistent.close()]);
   }

@@ -9,6 +9,7 @@ import { parseRecipe } from '../compose/recipe.js';
 import { VvfError } from '../errors.js';
 import type { MetadataStore } from '../store/metadata-store.js';
 import type { ServeConfig } from './config.js';
+import { CorsPolicy } from './cors.js';
 import { responseErrors, responsePaths, sendError } from './errors.js';
 import { ServerMetrics } from './metrics.js';
 import { renderIndexPage } from './page.js';
@@ -67,10 +68,15 @@ export async function startServer(
     recipe: catalog.shown.recipe(r.recipe),
   });
 
+  const cors = new CorsPolicy(config.corsOrigins);
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
     const method = req.method ?? 'GET';
+    if (cors.preflight(req, res)) return;
+    // On every answer, errors included: a player must be able to read why it failed.
+    cors.decorate(req, res);
     if (path === '/' && (method === 'GET' || method === 'HEAD')) {
       const pages = await Promise.all((await catalog.list()).map(pageDataFor));
       // The page is public: errors on it name paths relative to their root, as every answer does.

@@ -30,6 +30,8 @@ export interface ServeConfig extends CatalogConfig {
   sendfile: 'auto' | 'off';
   /** How long a client may stop reading mid-response before it is cut (nginx's send_timeout). */
   sendTimeoutMs: number;
+  /** Origins whose pages may read the files (CORS), e.g. `https://player.example.com`; `*` for any. Empty: no CORS headers. */
+  corsOrigins: string[];
 }
 
 export const defaultServeConfig: Readonly<ServeConfig> = Object.freeze({
@@ -42,6 +44,7 @@ export const defaultServeConfig: Readonly<ServeConfig> = Object.freeze({
   idleTimeoutMs: 5_000,
   sendfile: 'auto',
   sendTimeoutMs: 60_000,
+  corsOrigins: [],
 });
 
 type HttpSettings = Omit<ServeConfig, keyof CatalogConfig>;
@@ -58,9 +61,10 @@ const httpSettings: SettingsSpec<HttpSettings> = {
     VVF_SIGNING_KEY: 'signingKey',
     VVF_SENDFILE: 'sendfile',
     VVF_SEND_TIMEOUT_MS: 'sendTimeoutMs',
+    VVF_CORS: 'corsOrigins',
   },
   numbers: new Set(['port', 'maxRanges', 'requestTimeoutMs', 'idleTimeoutMs', 'sendTimeoutMs']),
-  lists: new Set(),
+  lists: new Set(['corsOrigins']),
   optional: new Set(['publicUrl', 'signingKey']),
   choices: { sendfile: ['auto', 'off'] },
 };

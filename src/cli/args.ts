@@ -6,13 +6,65 @@ export type Parsed<T extends Options> = ReturnType<
   typeof parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>
 >;
 
-/** node:util parseArgs, strict, with its errors as USAGE errors. */
-export function parse<T extends Options>(args: string[], options: T): Parsed<T> {
+/**
+ * Thrown by {@link parse} once it has printed a verb's usage for `--help`/`-h`: the
+ * command stops there and vvf exits 0.
+ */
+export class HelpShown extends Error {
+  constructor(readonly verb: string) {
+    super(`help for ${verb} shown`);
+    this.name = 'HelpShown';
+  }
+}
+
+/**
+ * node:util parseArgs, strict, for the verb `verb` whose usage (as listed by `vvf help`)
+ * is `usage`. `--help`/`-h` prints that usage and throws {@link HelpShown}; an unknown
+ * option or a missing value is a USAGE error naming the verb and its options, not
+ * parseArgs' own wording.
+ */
+export function parse<T extends Options>(args: string[], options: T, verb: string, usage: string): Parsed<T> {
+  const end = args.indexOf('--');
+  if ((end < 0 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h')) {
+    process.stdout.write(`${verbHelp(usage)}\n`);
+    throw new HelpShown(verb);
+  }
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true as const });
   } catch (e) {
-    throw new VvfError('USAGE', e instanceof Error ? e.message : String(e));
+    const message = e instanceof Error ? e.message : String(e);
+    const code = (e as { code?: string }).code;
+    const valid = `valid options: ${[...Object.entries(options).map(([name, o]) => optionName(name, o)), '-h/--help'].join(', ')}`;
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      const option = /option '([^']*)'/i.exec(message)?.[1] ?? message;
+      throw new VvfError('USAGE', `vvf ${verb}: unknown option ${option}; ${valid}`);
+    }
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      const name = /'(?:-\w, )?(--[\w-]+)/.exec(message)?.[1];
+      const option = name ? Object.entries(options).find(([n]) => `--${n}` === name) : undefined;
+      const what = option ? optionName(option[0], option[1]) : (name ?? message);
+      throw new VvfError('USAGE', `vvf ${verb}: ${what} ${option?.[1].type === 'boolean' ? 'takes no value' : 'needs a value'}`);
+    }
+    throw new VvfError('USAGE', `vvf ${verb}: ${message}`);
   }
+}
+
+/** `-o/--output <value>` or `--json`, as the option list of an error shows it. */
+function optionName(name: string, o: Options[string]): string {
+  return `${o.short ? `-${o.short}/` : ''}--${name}${o.type === 'string' ? ' <value>' : ''}`;
+}
+
+/** A verb's usage as `vvf <verb> --help` prints it: the lines of `vvf help`, without their indent. */
+function verbHelp(usage: string): string {
+  const lines = usage.split('\n');
+  // The first line may hold the description too, after a run of spaces.
+  const [synopsis, description] = (lines[0] ?? '').trim().split(/ {2,}/, 2);
+  return [
+    `usage: vvf ${synopsis}`,
+    ...(description ? [`${' '.repeat(38)}${description}`] : []),
+    ...lines.slice(1).map((l) => l.replace(/^ {2}/, '')),
+    `${'    -h, --help'.padEnd(38)}this help`,
+  ].join('\n');
 }
 
 export function onePositional(positionals: string[], usage: string): string {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { type ErrorKind, errorKind, VvfError } from '../errors.js';
+import { HelpShown } from './args.js';
 import { boxes, boxesUsage } from './commands/boxes.js';
 import { inspect, inspectUsage } from './commands/inspect.js';
 import { compose, composeUsage, remux, remuxUsage } from './commands/make.js';
@@ -88,7 +89,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e: unknown) => {
-    if (e instanceof VvfError) {
+    if (e instanceof HelpShown) {
+      process.exitCode = 0;
+    } else if (e instanceof VvfError) {
       process.stderr.write(`vvf: ${e.message}\n`);
       process.exitCode = e.code === 'USAGE' ? 2 : EXIT[errorKind(e)];
     } else {

@@ -9,7 +9,7 @@ export const boxesUsage = `  boxes <file | url>                    the box tree 
       --json                            machine-readable output`;
 
 export async function boxes(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { json: { type: 'boolean' } });
+  const { values, positionals } = parse(args, { json: { type: 'boolean' } }, 'boxes', boxesUsage);
   const input = onePositional(positionals, 'boxes <file | url>');
   const source = await openSource(input);
   try {

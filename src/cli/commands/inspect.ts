@@ -11,7 +11,12 @@ export const inspectUsage = `  inspect <file | url | manifest.mpd | recipe.json>
       --representation <id>             (DASH) read only this representation; repeatable`;
 
 export async function inspect(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { json: { type: 'boolean' }, representation: { type: 'string', multiple: true } });
+  const { values, positionals } = parse(
+    args,
+    { json: { type: 'boolean' }, representation: { type: 'string', multiple: true } },
+    'inspect',
+    inspectUsage,
+  );
   const input = onePositional(positionals, 'inspect <file | url | manifest.mpd | recipe.json>');
   if (isRecipePath(input)) {
     // A recipe is inspected as the file it makes: its virtual bytes, read like any MP4.

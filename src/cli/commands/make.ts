@@ -55,7 +55,12 @@ async function run(recipe: Recipe, output: string | undefined, printRecipe: bool
 }
 
 export async function remux(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { output: { type: 'string', short: 'o' }, 'print-recipe': { type: 'boolean' } });
+  const { values, positionals } = parse(
+    args,
+    { output: { type: 'string', short: 'o' }, 'print-recipe': { type: 'boolean' } },
+    'remux',
+    remuxUsage,
+  );
   if (positionals.length === 0) throw new VvfError('USAGE', 'expected: vvf remux <recipe.json | input…> -o out.mp4');
   let recipe: Recipe;
   if (positionals.length === 1 && isRecipePath(positionals[0]!)) {
@@ -67,15 +72,20 @@ export async function remux(args: string[]): Promise<number> {
 }
 
 export async function compose(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
-    video: { type: 'string', multiple: true },
-    audio: { type: 'string', multiple: true },
-    input: { type: 'string', multiple: true },
-    clip: { type: 'string' },
-    concat: { type: 'string', multiple: true },
-    output: { type: 'string', short: 'o' },
-    'print-recipe': { type: 'boolean' },
-  });
+  const { values, positionals } = parse(
+    args,
+    {
+      video: { type: 'string', multiple: true },
+      audio: { type: 'string', multiple: true },
+      input: { type: 'string', multiple: true },
+      clip: { type: 'string' },
+      concat: { type: 'string', multiple: true },
+      output: { type: 'string', short: 'o' },
+      'print-recipe': { type: 'boolean' },
+    },
+    'compose',
+    composeUsage,
+  );
   const concat = [...(values.concat ?? []), ...(values.concat ? positionals : [])];
   let recipe: Recipe;
   if (concat.length > 0) {

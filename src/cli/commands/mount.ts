@@ -24,16 +24,21 @@ const log = (entry: Record<string, unknown>) =>
   process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
 
 export async function mount(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
-    recipes: { type: 'string' },
-    store: { type: 'string' },
-    redis: { type: 'string' },
-    root: { type: 'string', multiple: true },
-    origin: { type: 'string', multiple: true },
-    config: { type: 'string' },
-    timeout: { type: 'string' },
-    splice: { type: 'string' },
-  });
+  const { values, positionals } = parse(
+    args,
+    {
+      recipes: { type: 'string' },
+      store: { type: 'string' },
+      redis: { type: 'string' },
+      root: { type: 'string', multiple: true },
+      origin: { type: 'string', multiple: true },
+      config: { type: 'string' },
+      timeout: { type: 'string' },
+      splice: { type: 'string' },
+    },
+    'mount',
+    mountUsage,
+  );
   if (positionals.length !== 1) throw new VvfError('USAGE', 'expected: vvf mount <dir> [options]');
   const dir = resolve(positionals[0]!);
   const flags: Partial<MountConfig> = {};
@@ -90,7 +95,7 @@ export async function mount(args: string[]): Promise<number> {
 }
 
 export async function umount(args: string[]): Promise<number> {
-  const { positionals } = parse(args, {});
+  const { positionals } = parse(args, {}, 'umount', umountUsage);
   if (positionals.length !== 1) throw new VvfError('USAGE', 'expected: vvf umount <dir>');
   const dir = resolve(positionals[0]!);
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;

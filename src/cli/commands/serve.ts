@@ -23,20 +23,25 @@ export const serveUsage = `  serve [options]                       serve virtual
       --mount <dir>                     also mount the same files there (see vvf mount), one catalog for both`;
 
 export async function serve(args: string[]): Promise<number> {
-  const { values } = parse(args, {
-    host: { type: 'string' },
-    port: { type: 'string' },
-    root: { type: 'string', multiple: true },
-    origin: { type: 'string', multiple: true },
-    config: { type: 'string' },
-    'cache-control': { type: 'string' },
-    'max-ranges': { type: 'string' },
-    register: { type: 'string', multiple: true },
-    store: { type: 'string' },
-    redis: { type: 'string' },
-    sendfile: { type: 'string' },
-    mount: { type: 'string' },
-  });
+  const { values } = parse(
+    args,
+    {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      root: { type: 'string', multiple: true },
+      origin: { type: 'string', multiple: true },
+      config: { type: 'string' },
+      'cache-control': { type: 'string' },
+      'max-ranges': { type: 'string' },
+      register: { type: 'string', multiple: true },
+      store: { type: 'string' },
+      redis: { type: 'string' },
+      sendfile: { type: 'string' },
+      mount: { type: 'string' },
+    },
+    'serve',
+    serveUsage,
+  );
   const flags: Partial<ServeConfig> = {};
   if (values.host !== undefined) flags.host = values.host;
   if (values.port !== undefined) flags.port = Number(values.port);

@@ -7,7 +7,7 @@ export const signUsage = `  sign <recipe.json> [--expires <seconds>] [--base <ur
                                         a signed URL any vvf serve sharing the key serves (key: VVF_SIGNING_KEY)`;
 
 export async function sign(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { expires: { type: 'string' }, base: { type: 'string' } });
+  const { values, positionals } = parse(args, { expires: { type: 'string' }, base: { type: 'string' } }, 'sign', signUsage);
   const input = onePositional(positionals, 'sign <recipe.json>');
   const key = process.env.VVF_SIGNING_KEY;
   if (!key) throw new VvfError('USAGE', 'set VVF_SIGNING_KEY to the key the servers use');

@@ -10,11 +10,16 @@ export const splitUsage = `  split <input> --every <seconds> -o chunk-%03d.mp4
       --print-recipes                   print the chunks' recipes (JSON lines) instead of writing`;
 
 export async function split(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
-    every: { type: 'string' },
-    output: { type: 'string', short: 'o' },
-    'print-recipes': { type: 'boolean' },
-  });
+  const { values, positionals } = parse(
+    args,
+    {
+      every: { type: 'string' },
+      output: { type: 'string', short: 'o' },
+      'print-recipes': { type: 'boolean' },
+    },
+    'split',
+    splitUsage,
+  );
   const input = onePositional(positionals, 'split <input> --every <seconds> -o chunk-%03d.mp4');
   const every = Number(values.every);
   if (!values.every || !(every > 0)) throw new VvfError('USAGE', '--every <seconds> must be a positive number');

@@ -45,6 +45,10 @@ export const ErrorCodes = {
   CLIENT_GONE: 'the client went away or stopped reading',
   /** The metadata store (SQLite, Redis) cannot be reached or failed: not a problem of any source. */
   STORE_UNAVAILABLE: 'metadata store unavailable',
+  /** A write (register, delete) without the admin token it needs. */
+  UNAUTHORIZED: 'credentials required',
+  /** A write from a client that may not write (no admin token configured, and not a loopback client). */
+  FORBIDDEN: 'not allowed',
   /** No virtual file, or nothing at all, by that id or name. */
   NOT_FOUND: 'not found',
   /** Command-line or API usage error. */
@@ -101,6 +105,8 @@ const KINDS: Record<ErrorCode, { kind: ErrorKind; retryable: boolean }> = {
   SOURCE_FORBIDDEN: { kind: 'forbidden', retryable: false },
   STORE_UNAVAILABLE: { kind: 'busy', retryable: true },
   NOT_FOUND: { kind: 'not-found', retryable: false },
+  UNAUTHORIZED: { kind: 'forbidden', retryable: false },
+  FORBIDDEN: { kind: 'forbidden', retryable: false },
   CLIENT_GONE: { kind: 'cancelled', retryable: false },
   BUG: { kind: 'bug', retryable: false },
 };

@@ -8,6 +8,7 @@ import { isSignedPath, verifySignedPath } from '../catalog/signed-url.js';
 import { parseRecipe } from '../compose/recipe.js';
 import { VvfError } from '../errors.js';
 import type { MetadataStore } from '../store/metadata-store.js';
+import { checkWriteAllowed } from './admin-auth.js';
 import type { ServeConfig } from './config.js';
 import { CorsPolicy } from './cors.js';
 import { responseErrors, responsePaths, sendError } from './errors.js';
@@ -123,6 +124,7 @@ export async function startServer(
       return;
     }
     if (path === '/v' && method === 'POST') {
+      checkWriteAllowed(req, config.adminToken);
       const resolved = catalog.underRoot(parseRecipe(JSON.parse(await readBody(req)) as unknown));
       const { entry, created } = await catalog.register(resolved);
       json(res, created ? 201 : 200, describe(entry));
@@ -136,6 +138,7 @@ export async function startServer(
     if (m) {
       const entry = method === 'DELETE' ? undefined : await catalog.get(m[1]!);
       if (method === 'DELETE' && !m[2]) {
+        checkWriteAllowed(req, config.adminToken);
         if (await catalog.delete(m[1]!)) res.writeHead(204).end();
         else json(res, 404, { error: 'NOT_FOUND', message: `no virtual file ${m[1]}` });
         return;

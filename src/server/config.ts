@@ -30,6 +30,11 @@ export interface ServeConfig extends CatalogConfig {
   sendfile: 'auto' | 'off';
   /** How long a client may stop reading mid-response before it is cut (nginx's send_timeout). */
   sendTimeoutMs: number;
+  /**
+   * Bearer token that POST and DELETE /v need (`Authorization: Bearer <token>`). Without one,
+   * only loopback clients may write. Never printed; from the environment or the config file.
+   */
+  adminToken?: string;
   /** Origins whose pages may read the files (CORS), e.g. `https://player.example.com`; `*` for any. Empty: no CORS headers. */
   corsOrigins: string[];
 }
@@ -62,10 +67,11 @@ const httpSettings: SettingsSpec<HttpSettings> = {
     VVF_SENDFILE: 'sendfile',
     VVF_SEND_TIMEOUT_MS: 'sendTimeoutMs',
     VVF_CORS: 'corsOrigins',
+    VVF_ADMIN_TOKEN: 'adminToken',
   },
   numbers: new Set(['port', 'maxRanges', 'requestTimeoutMs', 'idleTimeoutMs', 'sendTimeoutMs']),
   lists: new Set(['corsOrigins']),
-  optional: new Set(['publicUrl', 'signingKey']),
+  optional: new Set(['publicUrl', 'signingKey', 'adminToken']),
   choices: { sendfile: ['auto', 'off'] },
 };
 
@@ -81,5 +87,9 @@ export function loadServeConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; 
 
 /** The configuration as it may be printed or logged: secrets replaced. */
 export function printableConfig(config: ServeConfig): Record<string, unknown> {
-  return { ...printableCatalogConfig(config), ...(config.signingKey !== undefined ? { signingKey: '(set)' } : {}) };
+  return {
+    ...printableCatalogConfig(config),
+    ...(config.signingKey !== undefined ? { signingKey: '(set)' } : {}),
+    ...(config.adminToken !== undefined ? { adminToken: '(set)' } : {}),
+  };
 }

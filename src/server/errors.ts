@@ -17,6 +17,8 @@ const STATUS: Record<ErrorKind, number> = {
 /** HTTP status for an error: by its kind; a malformed request itself is 400. */
 export function statusFor(e: unknown): number {
   if (e instanceof VvfError && e.code === 'USAGE') return 400;
+  // Credentials missing or wrong: 401 with a challenge (RFC 9110 §15.5.2), unlike a refusal whatever the credentials (403).
+  if (e instanceof VvfError && e.code === 'UNAUTHORIZED') return 401;
   return STATUS[errorKind(e)];
 }
 
@@ -78,6 +80,8 @@ export function sendError(res: ServerResponse, e: unknown): void {
     'cache-control': 'no-store',
     // A dependency that is down (the store): clients may come back shortly (RFC 9110 §10.2.3).
     ...(status === 503 ? { 'retry-after': '5' } : {}),
+    // RFC 6750 §3: the scheme a 401 asks for.
+    ...(status === 401 ? { 'www-authenticate': 'Bearer realm="vvf"' } : {}),
   });
   res.end(text);
 }

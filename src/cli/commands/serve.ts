@@ -20,7 +20,8 @@ export const serveUsage = `  serve [options]                       serve virtual
       --redis <redis://host:port/db>    keep them in Redis instead, shared by every instance (VVF_REDIS)
       --sendfile <auto | off>           send local files' bytes with sendfile(2) when built (default auto; VVF_SENDFILE)
       --register <recipe.json>          register a recipe at start and print its URL; repeatable
-      --mount <dir>                     also mount the same files there (see vvf mount), one catalog for both`;
+      --mount <dir>                     also mount the same files there (see vvf mount), one catalog for both
+      --cors <origin | *>               pages of this origin may read the files (CORS); repeatable (VVF_CORS=a,b)`;
 
 export async function serve(args: string[]): Promise<number> {
   const { values } = parse(
@@ -38,6 +39,7 @@ export async function serve(args: string[]): Promise<number> {
       redis: { type: 'string' },
       sendfile: { type: 'string' },
       mount: { type: 'string' },
+      cors: { type: 'string', multiple: true },
     },
     'serve',
     serveUsage,
@@ -52,6 +54,7 @@ export async function serve(args: string[]): Promise<number> {
   if (values.store !== undefined) flags.storePath = values.store;
   if (values.redis !== undefined) flags.redisUrl = values.redis;
   if (values.sendfile !== undefined) flags.sendfile = values.sendfile as ServeConfig['sendfile'];
+  if (values.cors) flags.corsOrigins = values.cors;
   const config = loadServeConfig({ ...(values.config ? { file: values.config } : {}), env: process.env, flags });
   // The command keeps compiled files in SQLite unless told not to (or given Redis); the library defaults to memory.
   if (config.storePath === undefined && config.redisUrl === undefined) config.storePath = 'vvf-metadata.sqlite';

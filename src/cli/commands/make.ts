@@ -5,7 +5,7 @@ import { compileRecipe } from '../../virtual/compile.js';
 import { parse, parseClip } from '../args.js';
 import { bytes } from '../format.js';
 import { materialize } from '../materialize.js';
-import { isRecipePath, loadRecipeFile } from '../recipe-file.js';
+import { absoluteRecipe, isRecipePath, loadRecipeFile } from '../recipe-file.js';
 
 export const remuxUsage = `  remux <recipe.json | input…> -o out.mp4
                                         write the file a recipe (or the inputs' tracks together) makes
@@ -34,7 +34,7 @@ function refFor(spec: string, kind?: TrackRef['kind']): TrackRef {
 
 async function run(recipe: Recipe, output: string | undefined, printRecipe: boolean | undefined): Promise<number> {
   if (printRecipe) {
-    process.stdout.write(`${JSON.stringify(recipe, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(absoluteRecipe(recipe), null, 2)}\n`);
     return 0;
   }
   if (!output) throw new VvfError('USAGE', 'give -o <file> (or --print-recipe)');

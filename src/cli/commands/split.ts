@@ -4,6 +4,7 @@ import { VvfError } from '../../errors.js';
 import { compileRecipe } from '../../virtual/compile.js';
 import { onePositional, parse } from '../args.js';
 import { materialize } from '../materialize.js';
+import { absoluteRecipe } from '../recipe-file.js';
 
 export const splitUsage = `  split <input> --every <seconds> -o chunk-%03d.mp4
                                         cut at clean keyframes into chunks of at least that long
@@ -27,7 +28,7 @@ export async function split(args: string[]): Promise<number> {
   const recipes = splitRecipes(planSplit(movie, every), [{ source: input }]);
   await Promise.all(movie.sources.map((s) => s.close()));
   if (values['print-recipes']) {
-    for (const r of recipes) process.stdout.write(`${JSON.stringify(r)}\n`);
+    for (const r of recipes) process.stdout.write(`${JSON.stringify(absoluteRecipe(r))}\n`);
     return 0;
   }
   const pattern = values.output;

@@ -341,6 +341,9 @@ static napi_value stop_reader(napi_env env, napi_callback_info info) {
 // (the reply header first) or [fd, offset, length] file ranges. Runs on the thread pool:
 // a cold file range waits for the disk. The pipe must be empty and hold the whole reply
 // (F_SETPIPE_SZ): /dev/fuse takes a reply from a pipe only as one complete message.
+// Filling the pipe never blocks (SPLICE_F_NONBLOCK; a file read may still wait for the
+// disk): a reply that needs more pipe slots than there are (a slot per page or part of a
+// page) fails EAGAIN with nothing written to /dev/fuse, and the caller copies instead.
 typedef struct {
   int fuse_fd;
   int pipe_r;
@@ -376,10 +379,10 @@ static void splice_execute(napi_env env, void* data) {
       if (j->fds[i] < 0) {
         // The bytes are copied into the pipe (no SPLICE_F_GIFT): JS may reuse the buffer afterwards.
         struct iovec iov = {.iov_base = (void*)(j->data[i] + done), .iov_len = (size_t)(j->lengths[i] - done)};
-        n = vmsplice(j->pipe_w, &iov, 1, 0);
+        n = vmsplice(j->pipe_w, &iov, 1, SPLICE_F_NONBLOCK);
       } else {
         loff_t at = (loff_t)(j->offsets[i] + done);
-        n = splice(j->fds[i], &at, j->pipe_w, NULL, (size_t)(j->lengths[i] - done), SPLICE_F_MOVE);
+        n = splice(j->fds[i], &at, j->pipe_w, NULL, (size_t)(j->lengths[i] - done), SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n == 0) {
           j->error = ENODATA;  // the file ended before the range did: never a short reply
           break;

@@ -2,6 +2,7 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { VvfError } from '../errors.js';
 import type { FuseFilesystem } from './filesystem.js';
+import type { InitOut } from './kernel-abi.js';
 import { type MountedDevice, type MountOptions, mountDevice } from './mount.js';
 import { FuseSession, type FuseSessionOptions, type FuseStats } from './session.js';
 import { type CatalogView, VvfTree, type VvfTreeOptions } from './tree.js';
@@ -13,8 +14,9 @@ const INIT_TIMEOUT_MS = 5000;
 export interface FuseMountOptions extends MountOptions, FuseSessionOptions, VvfTreeOptions {
   /**
    * Readahead of the mount in KiB (the bdi's read_ahead_kb, which caps what INIT's
-   * max_readahead can give): set after mounting when we may (root). Default 1024;
-   * 0 leaves the kernel's default (128).
+   * max_readahead can give): set after mounting when we may (root). Default: one READ
+   * (max_pages × 4 KiB, 1 MiB or 992 KiB), measured 2–3× faster than the kernel's 128 KiB
+   * for a cold sequential read; 0 leaves the kernel's default.
    */
   readaheadKb?: number;
 }
@@ -84,8 +86,9 @@ export async function mountFilesystem(dir: string, fs: FuseFilesystem, opts: Fus
   if (fs instanceof VvfTree) fs.setOnStale((nodeid) => session.notifyInvalInode(nodeid));
   session.start();
   let timer: NodeJS.Timeout | undefined;
+  let init: InitOut;
   try {
-    await Promise.race([
+    init = await Promise.race([
       session.initialized,
       new Promise<never>((_, reject) => {
         timer = setTimeout(
@@ -100,7 +103,7 @@ export async function mountFilesystem(dir: string, fs: FuseFilesystem, opts: Fus
   } finally {
     clearTimeout(timer);
   }
-  const kb = opts.readaheadKb ?? 1024;
+  const kb = opts.readaheadKb ?? init.maxPages * 4;
   if (kb > 0) await setReadahead(device.dir, kb, opts.log);
   return mount;
 }

@@ -46,8 +46,8 @@ import { type FuseNative, fuseNative, type SplicePiece } from './native.js';
 
 /** Pages per request we ask for (FUSE_MAX_PAGES): 256 × 4 KiB, so one READ carries 1 MiB. */
 const MAX_PAGES = 256;
-/** Largest READ reply payload: MAX_PAGES pages. */
-const MAX_READ = MAX_PAGES * 4096;
+/** Pipe sizes tried for spliced replies: a whole 1 MiB reply with its header, else fs.pipe-max-size's default (1 MiB). */
+const PIPE_SIZES = [2 << 20, 1 << 20];
 /** max_write we announce; nothing is written to a read-only mount, but the read buffer must hold it. */
 const MAX_WRITE = 128 << 10;
 /** Reader buffer: in header + fuse_write_in (40) + max_write, with room to spare (≥ FUSE_MIN_READ_BUFFER). */
@@ -75,6 +75,8 @@ export interface FuseStats {
   bytesRead: number;
   /** READ replies written with splice (no copy through user space). */
   splicedReads: number;
+  /** READs planned for splice that did not fit the pipe and were copied. */
+  spliceFallbacks: number;
   /** Requests whose deadline passed (answered EIO). */
   timeouts: number;
   /** Requests the kernel interrupted (answered EINTR). */
@@ -99,6 +101,12 @@ export interface FuseSessionOptions {
   splice?: 'auto' | 'off';
   /** Called once the kernel's INIT is answered, with what was agreed. */
   onInit?: (init: InitOut) => void;
+  /**
+   * Pages per READ (FUSE_MAX_PAGES, 1–256). Default: 256 (1 MiB reads), or 248 when
+   * replies are spliced through a pipe limited to 1 MiB (fs.pipe-max-size without
+   * CAP_SYS_RESOURCE), so that a whole READ's reply fits the pipe.
+   */
+  maxPages?: number;
 }
 
 interface Pending {
@@ -126,6 +134,7 @@ export class FuseSession {
     errors: {},
     bytesRead: 0,
     splicedReads: 0,
+    spliceFallbacks: 0,
     timeouts: 0,
     interrupts: 0,
     inFlight: 0,
@@ -151,6 +160,9 @@ export class FuseSession {
   private readonly freePipes: [number, number][] = [];
   private pipeCount = 0;
   private readonly pipeWaiters: ((pipe: [number, number] | undefined) => void)[] = [];
+  private pipeSize = 0;
+  private maxPages: number;
+  private readonly maxPagesAsked: number | undefined;
   private splicesInFlight = 0;
   private splicesDone: (() => void) | undefined;
 
@@ -160,6 +172,8 @@ export class FuseSession {
     this.opts = opts;
     this.native = fuseNative();
     this.deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
+    this.maxPagesAsked = opts.maxPages === undefined ? undefined : Math.max(1, Math.min(MAX_PAGES, Math.floor(opts.maxPages)));
+    this.maxPages = this.maxPagesAsked ?? MAX_PAGES;
     this.spliceEnabled = (opts.splice ?? 'auto') === 'auto' && fs.readPlan !== undefined;
     this.initialized = new Promise((resolve) => {
       this.resolveInit = resolve;
@@ -172,6 +186,7 @@ export class FuseSession {
   /** Starts reading requests. */
   start(): void {
     if (this.reader !== undefined || this.closing) return;
+    if (this.spliceEnabled) this.makeFirstPipe();
     this.reader = this.native.startReader(this.fd, READ_BUFFER, (request, errno) => {
       if (request !== null) this.onRequest(request);
       else this.onReaderEnd(errno ?? Errno.EIO);
@@ -376,7 +391,7 @@ export class FuseSession {
       congestionThreshold: CONGESTION_THRESHOLD,
       maxWrite: MAX_WRITE,
       timeGran: 1,
-      maxPages: MAX_PAGES,
+      maxPages: this.maxPages,
     };
     queueMicrotask(() => {
       this.resolveInit(init);
@@ -387,13 +402,14 @@ export class FuseSession {
 
   private async read(h: InHeader, body: Buffer, ctx: RequestContext, p: Pending): Promise<Payload | undefined> {
     const { fh, offset, size } = decodeReadIn(body);
-    const want = Math.min(size, MAX_READ);
+    const want = Math.min(size, this.maxPages * 4096);
     if (this.spliceEnabled && this.fs.readPlan !== undefined) {
       const plan = await this.fs.readPlan(h.nodeid, fh, offset, want, ctx);
-      if (plan !== undefined) {
+      // The pipe must hold the reply whole (the kernel takes only whole replies from a pipe).
+      if (plan !== undefined && pipeSlots(plan) <= this.pipeSize / 4096) {
         if (p.done) return undefined;
-        await this.spliceRead(p, plan, want);
-        return undefined;
+        if (await this.spliceRead(p, plan, want)) return undefined;
+        this.stats.spliceFallbacks++;
       }
     }
     const pieces = await this.fs.read(h.nodeid, fh, offset, want, ctx);
@@ -403,8 +419,12 @@ export class FuseSession {
     return pieces;
   }
 
-  /** Writes a READ reply made of held bytes and file ranges with one splice into /dev/fuse. */
-  private async spliceRead(p: Pending, plan: ReadPlan, want: number): Promise<void> {
+  /**
+   * Writes a READ reply made of held bytes and file ranges with one splice into
+   * /dev/fuse. Returns false, having written nothing, when the reply did not fit the
+   * pipe: the caller copies it instead.
+   */
+  private async spliceRead(p: Pending, plan: ReadPlan, want: number): Promise<boolean> {
     const leases = new Map<FileRange['source'], { fd: number; release(): void }>();
     const pieces: SplicePiece[] = [];
     let total = 0;
@@ -425,18 +445,22 @@ export class FuseSession {
         total += piece.length;
       }
       if (total > want) throw new FuseErrno(Errno.EIO, 'a read plan has more bytes than asked');
-      if (p.done) return;
+      if (p.done) return true;
       const pipe = await this.takePipe();
-      if (pipe === undefined || p.done) {
-        if (pipe !== undefined) this.givePipe(pipe);
-        if (pipe === undefined) this.replyError(p, Errno.EIO);
-        return;
+      if (pipe === undefined) return false;
+      if (p.done) {
+        this.givePipe(pipe);
+        return true;
       }
       p.replying = true;
       this.splicesInFlight++;
       const header = encodeOutHeader(OUT_HEADER_SIZE + total, 0, p.unique);
       const error = await new Promise<Error | null>((resolve) => {
-        this.native.spliceReply(this.fd, pipe[0], pipe[1], [header, ...pieces], resolve);
+        try {
+          this.native.spliceReply(this.fd, pipe[0], pipe[1], [header, ...pieces], resolve);
+        } catch (e) {
+          resolve(e instanceof Error ? e : new Error(String(e)));
+        }
       });
       this.givePipe(pipe);
       this.splicesInFlight--;
@@ -445,14 +469,41 @@ export class FuseSession {
       if (error === null) {
         this.stats.splicedReads++;
         this.finish(p, 0, total);
-      } else {
-        // Nothing reached the kernel, or it refused the reply (the request is gone): answer EIO, at most refused again.
-        this.replyError(p, Errno.EIO);
-        this.opts.log?.(`FUSE spliced READ failed: ${error.message}`);
+        return true;
       }
+      // Too many pages for the pipe's slots: nothing reached /dev/fuse.
+      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') return false;
+      // Nothing reached the kernel, or it refused the reply (the request is gone): answer EIO, at most refused again.
+      this.opts.log?.(`FUSE spliced READ failed: ${error.message}`);
+      this.replyError(p, Errno.EIO);
+      return true;
     } finally {
       for (const lease of leases.values()) lease.release();
     }
+  }
+
+  /**
+   * Makes the first reply pipe, as large as we may: 2 MiB holds any reply; without
+   * CAP_SYS_RESOURCE fs.pipe-max-size (1 MiB by default) is the limit, and READs whose
+   * reply does not fit are copied instead. No pipe at all: every reply is copied.
+   */
+  private makeFirstPipe(): void {
+    let last: unknown;
+    for (const size of PIPE_SIZES) {
+      try {
+        this.freePipes.push(this.native.replyPipe(size));
+        this.pipeCount = 1;
+        this.pipeSize = size;
+        // Leave pipe slots for the header and unaligned piece ends (see pipeSlots).
+        this.maxPages = this.maxPagesAsked ?? Math.min(MAX_PAGES, size / 4096 - 8);
+        return;
+      } catch (e) {
+        last = e;
+      }
+    }
+    this.spliceEnabled = false;
+    this.maxPages = this.maxPagesAsked ?? MAX_PAGES;
+    this.opts.log?.(`FUSE replies will be copied, not spliced: ${last instanceof Error ? last.message : String(last)}`);
   }
 
   private async takePipe(): Promise<[number, number] | undefined> {
@@ -460,16 +511,14 @@ export class FuseSession {
     if (free !== undefined) return free;
     if (this.pipeCount < MAX_PIPES) {
       try {
-        const pipe = this.native.replyPipe(OUT_HEADER_SIZE + MAX_READ);
+        const pipe = this.native.replyPipe(this.pipeSize);
         this.pipeCount++;
         return pipe;
       } catch (e) {
-        // A user without CAP_SYS_RESOURCE may not pass fs.pipe-max-size: writev from now on.
-        this.spliceEnabled = false;
-        this.opts.log?.(`FUSE replies will be copied, not spliced: ${e instanceof Error ? e.message : String(e)}`);
-        return undefined;
+        this.opts.log?.(`FUSE could not make a reply pipe: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
+    if (this.pipeCount === 0) return undefined;
     return new Promise((resolve) => this.pipeWaiters.push(resolve));
   }
 
@@ -546,6 +595,21 @@ export class FuseSession {
       if (code !== 'ENOENT' && code !== 'ENODEV') this.opts.log?.(`FUSE reply to ${opcodeName(p.opcode)} failed: ${String(e)}`);
     }
   }
+}
+
+/**
+ * Pipe buffers a spliced reply may take at most: one per page or part of a page each
+ * piece spans (a file range's pages are spliced as they lie in the page cache; held bytes
+ * are copied into pages from wherever they start), and one for the header.
+ */
+function pipeSlots(plan: ReadPlan): number {
+  let slots = 1;
+  for (const p of plan) {
+    if (p.length === 0) continue;
+    if (p instanceof Uint8Array) slots += Math.ceil(p.length / 4096) + 1;
+    else slots += Math.floor((p.offset + p.length - 1) / 4096) - Math.floor(p.offset / 4096) + 1;
+  }
+  return slots;
 }
 
 /** An xattr-style answer: the size for a size-0 probe, ERANGE when the caller's buffer is too small, else the bytes. */

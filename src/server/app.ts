@@ -12,6 +12,7 @@ import { checkWriteAllowed } from './admin-auth.js';
 import type { ServeConfig } from './config.js';
 import { CorsPolicy } from './cors.js';
 import { responseErrors, responsePaths, sendError } from './errors.js';
+import { atLevel, type LogSink, requestLevel, stdoutSink } from './log.js';
 import { ServerMetrics } from './metrics.js';
 import { renderIndexPage } from './page.js';
 import { pageDataFor } from './page-data.js';
@@ -27,10 +28,11 @@ export interface VvfServer {
   catalog: Catalog;
   /** Stops accepting connections and waits for in-flight responses to finish. */
   close(): Promise<void>;
+  /** The server's log, at its configured level: other parts of the process log through it. */
+  log: LogSink;
 }
 
-/** One structured log line per event (JSON), to stdout unless given another sink. */
-export type LogSink = (entry: Record<string, unknown>) => void;
+export type { LogSink } from './log.js';
 
 const MAX_BODY = 1 << 20;
 
@@ -38,8 +40,8 @@ export async function startServer(
   config: ServeConfig,
   opts: { log?: LogSink; store?: MetadataStore; catalog?: Catalog } = {},
 ): Promise<VvfServer> {
-  const log: LogSink =
-    opts.log ?? ((entry) => process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`));
+  // Every line carries a level; those below the configured one are dropped here, for every sink.
+  const log = atLevel(opts.log ?? stdoutSink, config.logLevel ?? 'info');
   // A catalog given by the caller is shared with other faces and outlives this server.
   const catalog = opts.catalog ?? (await Catalog.open(config, opts.store ? { store: opts.store } : {}));
   const registry = catalog.registry;
@@ -162,6 +164,7 @@ export async function startServer(
     const id = randomUUID();
     responsePaths.set(res, hidePaths);
     const started = performance.now();
+    log({ level: 'debug', msg: 'request start', req: id, method: req.method, path: req.url, range: req.headers.range });
     let bytes = 0;
     let firstByte = 0;
     const count = (chunk: unknown) => {
@@ -190,7 +193,7 @@ export async function startServer(
       metrics.bytes.inc({}, bytes);
       if (firstByte > 0) metrics.firstByte.observe((firstByte - started) / 1000);
       log({
-        level: res.writableFinished ? 'info' : 'warn',
+        level: requestLevel(res.statusCode, res.writableFinished),
         msg: res.writableFinished ? 'request' : 'request aborted',
         req: id,
         method: req.method,
@@ -230,6 +233,7 @@ export async function startServer(
   return {
     server,
     url: baseUrl,
+    log,
     registry,
     catalog,
     close: async () => {

@@ -6,6 +6,7 @@ import {
   printableCatalogConfig,
 } from '../catalog/config.js';
 import { loadSettings, mergeSpecs, type SettingsSpec } from '../catalog/settings.js';
+import { LOG_LEVELS, type LogLevel } from './log.js';
 
 /** How `vvf serve` runs: the catalog's settings and HTTP's. Every field can come from the config file, the environment or a flag. */
 export interface ServeConfig extends CatalogConfig {
@@ -37,6 +38,8 @@ export interface ServeConfig extends CatalogConfig {
   adminToken?: string;
   /** Origins whose pages may read the files (CORS), e.g. `https://player.example.com`; `*` for any. Empty: no CORS headers. */
   corsOrigins: string[];
+  /** Least severe log lines written: debug, info (default), warn or error. */
+  logLevel: LogLevel;
 }
 
 export const defaultServeConfig: Readonly<ServeConfig> = Object.freeze({
@@ -50,6 +53,7 @@ export const defaultServeConfig: Readonly<ServeConfig> = Object.freeze({
   sendfile: 'auto',
   sendTimeoutMs: 60_000,
   corsOrigins: [],
+  logLevel: 'info',
 });
 
 type HttpSettings = Omit<ServeConfig, keyof CatalogConfig>;
@@ -68,11 +72,12 @@ const httpSettings: SettingsSpec<HttpSettings> = {
     VVF_SEND_TIMEOUT_MS: 'sendTimeoutMs',
     VVF_CORS: 'corsOrigins',
     VVF_ADMIN_TOKEN: 'adminToken',
+    VVF_LOG_LEVEL: 'logLevel',
   },
   numbers: new Set(['port', 'maxRanges', 'requestTimeoutMs', 'idleTimeoutMs', 'sendTimeoutMs']),
   lists: new Set(['corsOrigins']),
   optional: new Set(['publicUrl', 'signingKey', 'adminToken']),
-  choices: { sendfile: ['auto', 'off'] },
+  choices: { sendfile: ['auto', 'off'], logLevel: LOG_LEVELS },
 };
 
 export const serveSettings: SettingsSpec<ServeConfig> = mergeSpecs(catalogSettings, httpSettings);

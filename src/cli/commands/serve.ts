@@ -21,7 +21,8 @@ export const serveUsage = `  serve [options]                       serve virtual
       --sendfile <auto | off>           send local files' bytes with sendfile(2) when built (default auto; VVF_SENDFILE)
       --register <recipe.json>          register a recipe at start and print its URL; repeatable
       --mount <dir>                     also mount the same files there (see vvf mount), one catalog for both
-      --cors <origin | *>               pages of this origin may read the files (CORS); repeatable (VVF_CORS=a,b)`;
+      --cors <origin | *>               pages of this origin may read the files (CORS); repeatable (VVF_CORS=a,b)
+      --log-level <level>               debug, info (default), warn or error: least severe JSON log line written (VVF_LOG_LEVEL)`;
 
 export async function serve(args: string[]): Promise<number> {
   const { values } = parse(
@@ -40,6 +41,7 @@ export async function serve(args: string[]): Promise<number> {
       sendfile: { type: 'string' },
       mount: { type: 'string' },
       cors: { type: 'string', multiple: true },
+      'log-level': { type: 'string' },
     },
     'serve',
     serveUsage,
@@ -55,29 +57,31 @@ export async function serve(args: string[]): Promise<number> {
   if (values.redis !== undefined) flags.redisUrl = values.redis;
   if (values.sendfile !== undefined) flags.sendfile = values.sendfile as ServeConfig['sendfile'];
   if (values.cors) flags.corsOrigins = values.cors;
+  if (values['log-level'] !== undefined) flags.logLevel = values['log-level'] as ServeConfig['logLevel'];
   const config = loadServeConfig({ ...(values.config ? { file: values.config } : {}), env: process.env, flags });
   // The command keeps compiled files in SQLite unless told not to (or given Redis); the library defaults to memory.
   if (config.storePath === undefined && config.redisUrl === undefined) config.storePath = 'vvf-metadata.sqlite';
   if (config.storePath === 'none') delete config.storePath;
   checkRoots(config);
   const running = await startServer(config);
-  process.stdout.write(
-    `${JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'vvf serve listening', url: running.url, config: printableConfig(config), sendfile: sendfileState(config) })}\n`,
-  );
+  const log = running.log;
+  log({
+    level: 'info',
+    msg: 'vvf serve listening',
+    url: running.url,
+    config: printableConfig(config),
+    sendfile: sendfileState(config),
+  });
   process.stderr.write(`vvf: serving at ${running.url} — player page ${running.url}/\n`);
   for (const path of values.register ?? []) {
     const entry = await running.registry.register(await loadRecipeFile(path));
     const fileUrl = `${running.url}/v/${entry.id}.mp4`;
-    process.stdout.write(
-      `${JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'registered', recipe: path, id: entry.id, url: fileUrl, size: entry.file.size })}\n`,
-    );
+    log({ level: 'info', msg: 'registered', recipe: path, id: entry.id, url: fileUrl, size: entry.file.size });
     // The line a person looks for, on stderr so stdout stays JSON lines.
     process.stderr.write(`vvf: ${path} is served as ${fileUrl} (${entry.file.size} bytes)\n`);
   }
   let mounted: FuseMount | undefined;
   if (values.mount !== undefined) {
-    const log = (entry: Record<string, unknown>) =>
-      process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
     try {
       mounted = await mountCatalogFace(resolve(values.mount), running.catalog, loadMountConfig({ env: process.env }), log);
     } catch (e) {
@@ -89,9 +93,7 @@ export async function serve(args: string[]): Promise<number> {
   }
   await new Promise<void>((done) => {
     const stop = (signal: string) => {
-      process.stdout.write(
-        `${JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: `stopping on ${signal}: finishing in-flight responses` })}\n`,
-      );
+      log({ level: 'info', msg: `stopping on ${signal}: finishing in-flight responses` });
       (mounted?.close() ?? Promise.resolve())
         .catch(() => undefined)
         .then(() => running.close())

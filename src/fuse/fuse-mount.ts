@@ -44,7 +44,8 @@ export class FuseMount {
     this.clearedDeadMount = device.clearedDeadMount;
     this.ended = session.ended;
     // Unmounted from outside (umount, fusermount3 -u): the connection ends; make sure the mount point is clear too.
-    void session.ended.then(() => this.close());
+    // (A failure here is the caller's to see when it calls close() itself.)
+    session.ended.then(() => this.close()).catch(() => undefined);
   }
 
   /** Counters: requests by opcode, errors by errno, bytes read, timeouts, interrupts. */

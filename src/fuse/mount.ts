@@ -4,7 +4,7 @@
 // (_FUSE_COMMFD, one SCM_RIGHTS message: libfuse's lib/mount.c and util/fusermount.c).
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { stat, statfs } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { VvfError } from '../errors.js';
 import { errnoCodeOf, fuseNative } from './native.js';
@@ -211,6 +211,8 @@ export async function unmountLazy(dir: string, method: 'mount' | 'fusermount3', 
 export async function clearDeadMount(dir: string, method: 'mount' | 'fusermount3', opts: MountOptions = {}): Promise<boolean> {
   try {
     await statWithTimeout(dir);
+    // stat may be answered from attributes the kernel cached before the server died; statfs always asks.
+    await withTimeout(statfs(dir), dir);
     return false;
   } catch (e) {
     if (errnoCodeOf(e) !== 'ENOTCONN') throw e;
@@ -220,8 +222,8 @@ export async function clearDeadMount(dir: string, method: 'mount' | 'fusermount3
   return true;
 }
 
-/** stat(2) that gives up after a while: a hung mount would otherwise hang the caller. */
-async function statWithTimeout(path: string) {
+/** A call on the mount point that gives up after a while: a hung mount would otherwise hang the caller. */
+async function withTimeout<T>(call: Promise<T>, path: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -230,11 +232,18 @@ async function statWithTimeout(path: string) {
     );
   });
   try {
-    return await Promise.race([stat(path), timeout]);
+    return await Promise.race([call, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** stat(2) of the mount point, bounded in time; errors other than ENOTCONN become USAGE. */
+async function statWithTimeout(path: string) {
+  try {
+    return await withTimeout(stat(path), path);
   } catch (e) {
     if (e instanceof VvfError || errnoCodeOf(e) === 'ENOTCONN') throw e;
     throw new VvfError('USAGE', `mount point ${path}: ${e instanceof Error ? e.message : String(e)}`, {}, { cause: e });
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -5,8 +5,10 @@ export function formatSummary(m: MovieSummary): string {
   const lines: string[] = [];
   const l = m.layout;
   lines.push(`${m.input}`);
+  const header =
+    Math.abs(m.headerDurationSeconds - m.durationSeconds) >= 0.0005 ? ` (movie header ${seconds(m.headerDurationSeconds)})` : '';
   lines.push(
-    `  duration ${seconds(m.durationSeconds)}, brand ${m.majorBrand || '-'}${m.compatibleBrands.length ? ` (${m.compatibleBrands.join(',')})` : ''}`,
+    `  duration ${seconds(m.durationSeconds)}${header}, brand ${m.majorBrand || '-'}${m.compatibleBrands.length ? ` (${m.compatibleBrands.join(',')})` : ''}`,
   );
   const layout = [`layout ${l.kind}`];
   if (l.kind === 'progressive')
@@ -26,16 +28,37 @@ export function formatSummary(m: MovieSummary): string {
   return lines.join('\n');
 }
 
+/** Edit lists longer than this are shown as their first and last entries. */
+const EDITS_SHOWN = 6;
+
 function formatTrack(t: TrackSummary): string[] {
   const head = [`track ${t.id}`, t.kind, t.codec];
   if (t.representationId !== undefined) head.push(`representation ${t.representationId}`);
   if (t.width !== undefined && t.height !== undefined) head.push(`${t.width}x${t.height}`);
   if (t.sampleRate !== undefined) head.push(`${t.sampleRate} Hz`);
-  if (t.channelCount !== undefined) head.push(`${t.channelCount} ch`);
-  if (t.language && t.language !== 'und') head.push(t.language);
+  if (t.channelCount !== undefined)
+    head.push(t.channelLayout ? `${t.channelLayout} (${t.channelCount} ch)` : `${t.channelCount} ch`);
+  head.push(`language ${t.language || 'und'}`);
   const out = [`  ${head.join(', ')}`];
+  // What ffprobe says of the stream besides: names, rate, pixels and colour.
+  const detail: string[] = [];
+  const codec = [t.codecName, t.profile].filter((x) => x !== undefined).join(' ');
+  if (codec) detail.push(codec);
+  if (t.levelName !== undefined) detail.push(`level ${t.levelName}`);
+  if (t.frameRate) detail.push(`${fps(t.frameRate.fps)} fps${t.frameRate.constant ? '' : ' (variable)'}`);
+  if (t.pixelFormat !== undefined) detail.push(t.pixelFormat);
+  if (t.sampleAspectRatio !== undefined) detail.push(`SAR ${t.sampleAspectRatio}`);
+  if (t.colour) {
+    const c = t.colour;
+    const desc = [c.matrix ?? '-', c.primaries ?? '-', c.transfer ?? '-'].join('/');
+    if (c.range) detail.push(`${c.range} range`);
+    if (desc !== '-/-/-') detail.push(`colour ${desc} (matrix/primaries/transfer)`);
+  }
+  if (detail.length > 0) out.push(`    ${detail.join(', ')}`);
+  const media =
+    Math.abs(t.mediaDurationSeconds - t.durationSeconds) >= 0.0005 ? ` (media ${seconds(t.mediaDurationSeconds)})` : '';
   const stats = [
-    `duration ${seconds(t.durationSeconds)}`,
+    `duration ${seconds(t.durationSeconds)}${media}`,
     `${t.samples} samples`,
     `${t.keyframes} keyframes`,
     `${kbps(t.bitrate)}`,
@@ -45,17 +68,29 @@ function formatTrack(t: TrackSummary): string[] {
   if (t.gop) {
     out.push(`    GOP ${t.gop.min}..${t.gop.max} samples, mean ${t.gop.mean.toFixed(1)} (${t.gop.meanSeconds.toFixed(2)} s)`);
   }
-  if (t.editList) {
-    const edits = t.editList.map((e) =>
-      e.mediaTime === -1
-        ? `empty ${e.segmentDuration}`
-        : `${e.segmentDuration}@${e.mediaTime}${e.rate !== 1 ? ` x${e.rate}` : ''}`,
-    );
-    out.push(`    edit list: ${edits.join(', ')}`);
-  }
+  if (t.editList) out.push(`    edit list: ${formatEdits(t.editList)}`);
+  if (t.unreadableConfig) out.push(`    unreadable decoder configuration: ${t.unreadableConfig.join(', ')}`);
   if (t.sampleDescriptions > 1) out.push(`    ${t.sampleDescriptions} sample descriptions`);
   if (t.hasNegativeCompositionOffsets) out.push('    negative composition offsets');
   return out;
+}
+
+/** Each edit in seconds: `empty 0.500 s` (a delay) or `0.021 s +5.000 s` (media from 0.021 s, for 5 s); long lists summarised. */
+function formatEdits(edits: NonNullable<TrackSummary['editList']>): string {
+  const one = (e: (typeof edits)[number]): string =>
+    e.mediaTimeSeconds === null
+      ? `empty ${e.segmentDurationSeconds.toFixed(3)} s`
+      : `media ${e.mediaTimeSeconds.toFixed(3)} s for ${e.segmentDurationSeconds.toFixed(3)} s${e.rate !== 1 ? ` at x${e.rate}` : ''}`;
+  if (edits.length <= EDITS_SHOWN) return edits.map(one).join(', ');
+  const total = edits.reduce((a, e) => a + e.segmentDurationSeconds, 0);
+  const empty = edits.filter((e) => e.mediaTimeSeconds === null).length;
+  const shown = [...edits.slice(0, 3).map(one), `… ${edits.length - 5} more …`, ...edits.slice(-2).map(one)];
+  return `${edits.length} edits (${empty} empty), ${total.toFixed(3)} s in all: ${shown.join(', ')}`;
+}
+
+/** Frame rate as ffmpeg prints it: whole numbers plain, else two decimals. */
+function fps(v: number): string {
+  return Number.isInteger(v) ? String(v) : v.toFixed(2);
 }
 
 function seconds(s: number): string {

@@ -132,10 +132,15 @@ const OTHER_LAYOUT: Record<string, readonly [number, number]> = {
 const VISUAL_FIELDS = 78;
 
 /** A child box found in a sample entry: its type and a cursor over its payload. */
-interface Child {
+export interface SampleEntryChild {
   type: string;
   body: Cursor;
+  /** Absolute source offset of the child box (its header). */
+  start: number;
+  /** Size of the child box, header included. */
+  size: number;
 }
+type Child = SampleEntryChild;
 
 /**
  * Describes one sample entry (the full bytes of a stsd entry, header included): format,
@@ -148,6 +153,18 @@ interface Child {
  * @param path box path of the entry, for error locations
  */
 export function describeSampleEntry(entry: Uint8Array, base: number, path: string): SampleEntryInfo {
+  return readSampleEntry(entry, base, path).info;
+}
+
+/**
+ * Like describeSampleEntry, and also returns the entry's child boxes (avcC, esds, pasp, …)
+ * so that decoder configurations can be read from them without walking the entry again.
+ */
+export function readSampleEntry(
+  entry: Uint8Array,
+  base: number,
+  path: string,
+): { info: SampleEntryInfo; children: SampleEntryChild[] } {
   const head = new Cursor(entry, base, path);
   const h = readBoxHeader(head, base + entry.length);
   const format = h.type;
@@ -189,7 +206,7 @@ export function describeSampleEntry(entry: Uint8Array, base: number, path: strin
   }
 
   info.codec = codecString(info.originalFormat ?? format, children);
-  return info;
+  return { info, children };
 }
 
 /** Reads the fields of an AudioSampleEntry (any QuickTime sound version) and returns its child boxes. */
@@ -241,7 +258,7 @@ function readChildren(c: Cursor): Child[] {
     if (isZero(c.bytes, at) || isZero(c.bytes, at + 4)) break;
     const h = readBoxHeader(c, c.endOffset);
     const body = c.sub(h.size - (c.position - at), `${c.path}/${h.type}`);
-    children.push({ type: h.type, body });
+    children.push({ type: h.type, body, start: c.base + at, size: h.size });
   }
   return children;
 }
@@ -401,7 +418,7 @@ function vpxCodec(format: string, c: Cursor): string {
 }
 
 /** What the codec string of AV1 needs from av1C and its sequence header OBU. */
-interface Av1Config {
+export interface Av1Config {
   profile: number;
   level: number;
   tier: number;
@@ -472,7 +489,7 @@ function readNclx(c: Cursor): { primaries: number; transfer: number; matrix: num
 }
 
 /** The first sequence header OBU among av1C's configOBUs, parsed; undefined when there is none. */
-function findSequenceHeader(c: Cursor): Av1Config | undefined {
+export function findSequenceHeader(c: Cursor): Av1Config | undefined {
   while (c.remaining > 0) {
     const header = c.u8();
     const type = (header >>> 3) & 0xf;

@@ -1,13 +1,14 @@
 import { openMovie } from '../../demux/open-movie.js';
-import { summarizeMovie } from '../../model/summary.js';
+import { INSPECT_SCHEMA_VERSION, summarizeMovie } from '../../model/summary.js';
 import { compileRecipe } from '../../virtual/compile.js';
 import { onePositional, parse } from '../args.js';
 import { formatSummary } from '../format.js';
 import { isRecipePath, loadRecipeFile } from '../recipe-file.js';
 
 export const inspectUsage = `  inspect <file | url | manifest.mpd | recipe.json>
-                                        tracks, codecs, durations, GOPs, bitrates and file layout
-      --json                            machine-readable output
+                                        tracks, codecs, profiles, frame rates, colour, channels,
+                                        durations after edit lists, GOPs, bitrates and file layout
+      --json                            machine-readable output (schema: docs/inspect.schema.json)
       --representation <id>             (DASH) read only this representation; repeatable`;
 
 export async function inspect(args: string[]): Promise<number> {
@@ -23,7 +24,11 @@ export async function inspect(args: string[]): Promise<number> {
     const { file, movies } = await compileRecipe(await loadRecipeFile(input));
     try {
       const movie = await openMovie(input, { openSource: async () => file });
-      const summary = { ...summarizeMovie(movie), virtual: { size: file.size, etag: file.etag, extents: file.extentCount } };
+      const summary = {
+        schemaVersion: INSPECT_SCHEMA_VERSION,
+        ...summarizeMovie(movie),
+        virtual: { size: file.size, etag: file.etag, extents: file.extentCount },
+      };
       process.stdout.write(
         values.json
           ? `${JSON.stringify(summary, null, 2)}\n`
@@ -39,7 +44,11 @@ export async function inspect(args: string[]): Promise<number> {
   const movie = await openMovie(input, reps ? { representations: reps } : {});
   try {
     const summary = summarizeMovie(movie);
-    process.stdout.write(values.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`);
+    process.stdout.write(
+      values.json
+        ? `${JSON.stringify({ schemaVersion: INSPECT_SCHEMA_VERSION, ...summary }, null, 2)}\n`
+        : `${formatSummary(summary)}\n`,
+    );
   } finally {
     await Promise.all(movie.sources.map((s) => s.close()));
   }

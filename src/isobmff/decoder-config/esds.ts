@@ -1,0 +1,184 @@
+// esds (ES Descriptor box, in an mp4a/mp4v sample entry): the MPEG-4 decoder configuration, and AAC's AudioSpecificConfig inside it.
+
+import type { Cursor } from '../cursor.js';
+import { readFullBox } from '../header.js';
+import { Bits } from './bits.js';
+import { type ChannelLayout, layoutOfMask, mask } from './channel-layout.js';
+
+/** The fields of an esds that say what the stream is. Read-only: vvf copies sample entries as bytes. */
+export interface EsdsBox {
+  esId: number;
+  /** DecoderConfigDescriptor, when there is one. */
+  decoderConfig?: {
+    objectTypeIndication: number;
+    streamType: number;
+    bufferSizeDB: number;
+    maxBitrate: number;
+    avgBitrate: number;
+    /** DecoderSpecificInfo bytes (AudioSpecificConfig for AAC). */
+    specificInfo?: Uint8Array;
+  };
+}
+
+/** An MPEG-4 descriptor: tag, then a size in up to four 7-bit groups. */
+function readDescriptor(c: Cursor): { tag: number; body: Cursor } {
+  const tag = c.u8();
+  let size = 0;
+  for (let i = 0; ; i++) {
+    if (i === 4) throw c.error('BOX_INVALID', `descriptor 0x${tag.toString(16)} size longer than 4 bytes`);
+    const b = c.u8();
+    size = size * 128 + (b & 0x7f);
+    if (!(b & 0x80)) break;
+  }
+  return { tag, body: c.sub(size, c.path) };
+}
+
+/** Parses an esds payload (version and flags first). A DecoderConfigDescriptor may sit in the ES_Descriptor or, as some writers put it, at the top. */
+export function parseEsds(c: Cursor): EsdsBox {
+  readFullBox(c);
+  const out: EsdsBox = { esId: 0 };
+  let scope = c;
+  let inEs = false;
+  while (scope.remaining > 0) {
+    const d = readDescriptor(scope);
+    if (d.tag === 0x03 && !inEs) {
+      // One ES_Descriptor level only: nesting is not allowed and would let input drive recursion.
+      const es = d.body;
+      out.esId = es.u16();
+      const flags = es.u8();
+      if (flags & 0x80) es.u16(); // dependsOn_ES_ID
+      if (flags & 0x40) es.skip(es.u8()); // URL
+      if (flags & 0x20) es.u16(); // OCR_ES_Id
+      scope = es;
+      inEs = true;
+    } else if (d.tag === 0x04) {
+      const b = d.body;
+      const objectTypeIndication = b.u8();
+      const streamType = b.u8() >>> 2;
+      const bufferSizeDB = b.u24();
+      const maxBitrate = b.u32();
+      const avgBitrate = b.u32();
+      out.decoderConfig = { objectTypeIndication, streamType, bufferSizeDB, maxBitrate, avgBitrate };
+      while (b.remaining > 0) {
+        const inner = readDescriptor(b);
+        if (inner.tag === 0x05) {
+          out.decoderConfig.specificInfo = inner.body.bytesCopy(inner.body.remaining);
+          break;
+        }
+      }
+      break;
+    }
+  }
+  return out;
+}
+
+/** AAC's AudioSpecificConfig (ISO/IEC 14496-3 1.6.2.1), as far as ffprobe's stream fields need it. */
+export interface AudioSpecificConfig {
+  /** audioObjectType of the core (2 = LC even when SBR is signalled explicitly). */
+  objectType: number;
+  /** 5 (SBR) or 29 (SBR+PS) when signalled explicitly (hierarchical signalling). */
+  extensionObjectType?: number;
+  samplingFrequency: number;
+  /** The output rate with SBR, when signalled explicitly. */
+  extensionSamplingFrequency?: number;
+  channelConfiguration: number;
+  /** Channels and layout: from channelConfiguration, or counted from the program_config_element. */
+  channels?: ChannelLayout;
+}
+
+const RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
+
+const STEREO = mask('FL', 'FR');
+const SURROUND = STEREO | mask('FC');
+const L5_0_BACK = SURROUND | mask('BL', 'BR');
+const LFE = mask('LFE');
+/** channelConfiguration → speaker mask, as ffmpeg's AAC decoder maps them. */
+const CONFIG_MASKS: Record<number, number> = {
+  1: mask('FC'),
+  2: STEREO,
+  3: SURROUND,
+  4: SURROUND | mask('BC'),
+  5: L5_0_BACK,
+  6: L5_0_BACK | LFE,
+  7: L5_0_BACK | LFE | mask('FLC', 'FRC'),
+  11: L5_0_BACK | LFE | mask('BC'),
+  12: mask('FL', 'FR', 'FC', 'LFE', 'BL', 'BR', 'SL', 'SR'),
+};
+/** Counts for configurations whose layouts are not named here (22.2, 7.1 with top speakers). */
+const CONFIG_COUNTS: Record<number, number> = { 13: 24, 14: 8 };
+
+/** Object types whose GASpecificConfig can hold a program_config_element. */
+const GA_TYPES = new Set([1, 2, 3, 4, 6, 7, 17, 19, 20, 21, 22, 23]);
+
+/** Parses an AudioSpecificConfig; `path`/`offset` locate errors. */
+export function parseAudioSpecificConfig(bytes: Uint8Array, path: string, offset: number): AudioSpecificConfig {
+  const r = new Bits(bytes, path, offset);
+  const objectType = (): number => {
+    const t = r.u(5);
+    return t === 31 ? 32 + r.u(6) : t;
+  };
+  const frequency = (): number => {
+    const i = r.u(4);
+    return i === 15 ? r.u(24) : (RATES[i] ?? 0);
+  };
+  let aot = objectType();
+  const samplingFrequency = frequency();
+  const channelConfiguration = r.u(4);
+  const cfg: AudioSpecificConfig = { objectType: aot, samplingFrequency, channelConfiguration };
+  if (aot === 5 || aot === 29) {
+    cfg.extensionObjectType = aot;
+    cfg.extensionSamplingFrequency = frequency();
+    aot = objectType();
+    if (aot === 22) r.u(4); // extensionChannelConfiguration
+    cfg.objectType = aot;
+  }
+  const m = CONFIG_MASKS[channelConfiguration];
+  if (m !== undefined) cfg.channels = layoutOfMask(m);
+  else if (CONFIG_COUNTS[channelConfiguration] !== undefined)
+    cfg.channels = { channels: CONFIG_COUNTS[channelConfiguration] ?? 0 };
+  else if (channelConfiguration === 0 && GA_TYPES.has(aot)) {
+    r.u(1); // frameLengthFlag
+    if (r.flag()) r.u(14); // coreCoderDelay
+    r.u(1); // extensionFlag
+    cfg.channels = { channels: programConfigChannels(r) };
+  }
+  // Parametric stereo makes a mono core decode to two channels.
+  if (cfg.extensionObjectType === 29 && channelConfiguration === 1) cfg.channels = layoutOfMask(STEREO);
+  return cfg;
+}
+
+/** Channels of a program_config_element (14496-3 4.4.1.1): fronts, sides and backs (a pair counts two), and LFEs. */
+function programConfigChannels(r: Bits): number {
+  r.u(4 + 2 + 4); // element_instance_tag, object_type, sampling_frequency_index
+  const front = r.u(4);
+  const side = r.u(4);
+  const back = r.u(4);
+  const lfe = r.u(2);
+  let channels = lfe;
+  r.u(3 + 4); // num_assoc_data_elements, num_valid_cc_elements
+  if (r.flag()) r.u(4); // mono_mixdown
+  if (r.flag()) r.u(4); // stereo_mixdown
+  if (r.flag()) r.u(3); // matrix_mixdown
+  for (let i = 0; i < front + side + back; i++) {
+    channels += r.flag() ? 2 : 1;
+    r.u(4);
+  }
+  return channels;
+}
+
+/** ffmpeg's profile names for AAC object types. */
+const AAC_PROFILES: Record<number, string> = {
+  1: 'Main',
+  2: 'LC',
+  3: 'SSR',
+  4: 'LTP',
+  5: 'HE-AAC',
+  23: 'LD',
+  29: 'HE-AACv2',
+  39: 'ELD',
+};
+
+/** The profile ffprobe names for an AudioSpecificConfig (explicit SBR/PS name the extension). */
+export function aacProfileName(cfg: AudioSpecificConfig): string | undefined {
+  return AAC_PROFILES[cfg.extensionObjectType ?? cfg.objectType];
+}

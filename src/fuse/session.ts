@@ -188,8 +188,13 @@ export class FuseSession {
     if (this.reader !== undefined || this.closing) return;
     if (this.spliceEnabled) this.makeFirstPipe();
     this.reader = this.native.startReader(this.fd, READ_BUFFER, (request, errno) => {
-      if (request !== null) this.onRequest(request);
-      else this.onReaderEnd(errno ?? Errno.EIO);
+      // Called from the addon: an exception here would be uncaught and end the process.
+      try {
+        if (request !== null) this.onRequest(request);
+        else this.onReaderEnd(errno ?? Errno.EIO);
+      } catch (e) {
+        this.opts.log?.(`FUSE request handling failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
     });
   }
 

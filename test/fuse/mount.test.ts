@@ -170,6 +170,27 @@ print(n, ctypes.get_errno(), libc.getxattr(sys.argv[1].encode(),b"user.vvf.etag"
     assert.ok(gone, 'fresh.mp4 disappeared');
   });
 
+  test('a file whose bytes change (new etag) is read anew under the same names', async () => {
+    const one = pattern(300_000, 11);
+    const two = pattern(200_000, 12);
+    const onePath = reference('one', one);
+    const twoPath = reference('two', two);
+    catalog.add('id-chg', 'changing', memoryFile(one, '"etag-one"'));
+    await sleep(250);
+    const first = await run('cmp', [join(mnt, 'by-id', 'id-chg.mp4'), onePath]);
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    catalog.add('id-chg', 'changing', memoryFile(two, '"etag-two"'));
+    let same = false;
+    for (let i = 0; i < 30 && !same; i++) {
+      same = (await run('cmp', [join(mnt, 'by-id', 'id-chg.mp4'), twoPath])).code === 0;
+      if (!same) await sleep(100);
+    }
+    assert.ok(same, 'the new bytes are read within the cache timeout');
+    const ino = await run('stat', ['-c', '%i', join(mnt, 'changing.mp4')]);
+    assert.equal(ino.stdout.trim(), nodeIdOfEtag('"etag-two"').toString());
+    catalog.delete('id-chg');
+  });
+
   test('eight concurrent readers of the same and of different files all get the right bytes', async () => {
     const jobs = [
       ['virtual.mp4', 'v'],

@@ -1,5 +1,11 @@
 import { VvfError } from '../errors.js';
-import { inBandParameterSets, parameterSetsOf } from '../isobmff/parameter-sets.js';
+import {
+  decoderConfigOf,
+  entryKeyWithoutConfig,
+  inBandParameterSets,
+  inBandSampleEntry,
+  parameterSetsOf,
+} from '../isobmff/parameter-sets.js';
 import type { Movie, SampleDescription, Track } from '../model/movie.js';
 import { type SampleTable, SampleTableBuilder } from '../model/sample-table.js';
 import type { Source } from '../sources/source.js';
@@ -149,13 +155,14 @@ export function buildComposition(pieces: readonly (readonly TrackPiece[])[], tim
     }
     const keepNoEdits = single && tp.edits === null;
     const samples = builder.finish();
+    const inBand = parameterSetsInBand(samples, descriptions);
     return {
       id: t + 1,
       template: tp.track,
-      descriptions,
+      descriptions: inBand.descriptions,
       samples,
       edits: keepNoEdits ? null : mergeEmpty(edits),
-      prefixes: switchPrefixes(samples, descriptions),
+      prefixes: inBand.prefixes,
     };
   });
   return { timescale, sources, tracks };
@@ -187,26 +194,59 @@ function mergeEmpty(edits: Edit[]): Edit[] {
 }
 
 /**
- * Where the sample description changes to one whose parameter sets (SPS/PPS) travel out of
- * band (avc1, hvc1), repeat them in band before the first sample that uses it. Decoders
- * that switch descriptions lose nothing; those that don't (ffmpeg's, hence browsers')
- * still decode the new piece. The sample's size grows by the prefix.
+ * Joined pieces of AVC or HEVC video whose parameter sets differ (profile, level, GOP,
+ * reference count) must decode from any keyframe a player seeks to. Several sample
+ * descriptions with their sets out of band (avc1/hvc1 with stsc switching between them)
+ * are not enough: ffmpeg (hence Chromium) keeps the first description's sets after a
+ * seek, and with an edit list per piece ffmpeg 5.1 even announces the next description's
+ * sets some samples early (its stsc position runs ahead of the samples its edit handling
+ * repeats), so frames of one piece get decoded with another's SPS ("illegal memory
+ * management control operation", "Reference 6 >= 2", PIPELINE_ERROR_DECODE).
+ *
+ * So when every description of the track is AVC (or every one HEVC) and they differ only
+ * in their avcC/hvcC, the track gets one description: the first, as avc3/hev1 (samples may
+ * carry parameter sets in band; its avcC/hvcC still opens the decoder), and every keyframe
+ * carries its own piece's sets in band — the first piece's too, since a seek back into it
+ * follows frames decoded with another piece's sets. The cost is one copy of the sets per
+ * keyframe (about 40 bytes for x264's SPS+PPS, about 100 for x265's VPS+SPS+PPS).
+ * Descriptions that differ otherwise (size, codec) stay separate, each keyframe still
+ * carrying its description's sets. A track with one description is left as it is.
+ * A prefixed sample's size grows by its prefix.
  */
-function switchPrefixes(samples: SampleTable, descriptions: readonly SampleDescription[]): Map<number, Uint8Array> {
+function parameterSetsInBand(
+  samples: SampleTable,
+  descriptions: SampleDescription[],
+): { descriptions: SampleDescription[]; prefixes: Map<number, Uint8Array> } {
   const prefixes = new Map<number, Uint8Array>();
-  if (descriptions.length < 2) return prefixes;
-  const inBand = descriptions.map((d) => {
-    const sets = parameterSetsOf(d.bytes);
-    return sets ? inBandParameterSets(sets) : undefined;
+  if (descriptions.length < 2) return { descriptions, prefixes };
+  const configs = descriptions.map((d) => decoderConfigOf(d.bytes));
+  const first = configs[0];
+  const key = entryKeyWithoutConfig(descriptions[0]!.bytes);
+  const single = key !== undefined && descriptions.every((d) => entryKeyWithoutConfig(d.bytes) === key);
+  const inBand = descriptions.map((d, k) => {
+    // An entry already in-band (avc3/hev1) counts on its samples; its configuration's sets are repeated only when it is merged.
+    const sets = single ? configs[k]?.sets : parameterSetsOf(d.bytes);
+    return sets && sets.nalus.length > 0 ? inBandParameterSets(sets) : undefined;
   });
   const size = samples.size as Uint32Array;
-  for (let i = 1; i < samples.count; i++) {
-    const d = samples.descriptionIndex[i] ?? 1;
-    if (d === samples.descriptionIndex[i - 1]) continue;
+  const sync = samples.sync;
+  const desc = samples.descriptionIndex;
+  for (let i = 0; i < samples.count; i++) {
+    const d = desc[i] ?? 1;
+    if (!sync[i] && (i === 0 || d === desc[i - 1])) continue;
     const bytes = inBand[d - 1];
     if (!bytes) continue;
     prefixes.set(i, bytes);
     size[i] = (size[i] ?? 0) + bytes.length;
   }
-  return prefixes;
+  if (!single || !first) return { descriptions, prefixes };
+  desc.fill(1);
+  const d0 = descriptions[0]!;
+  const format = first.family === 'avc' ? 'avc3' : 'hev1';
+  const merged: SampleDescription = {
+    bytes: inBandSampleEntry(d0.bytes, first.family),
+    format,
+    codec: d0.codec.replace(/^[a-z0-9]{4}/, format),
+  };
+  return { descriptions: [merged], prefixes };
 }

@@ -17,7 +17,7 @@ import { sampleTableBoxes, stscBox } from './sample-boxes.js';
 import { rescale } from './timescale.js';
 
 /** Identifies the layout in etags: bump when the bytes vvf writes for the same input change. */
-export const PROGRESSIVE_FORMAT = 'mp4-progressive-1';
+export const PROGRESSIVE_FORMAT = 'mp4-progressive-2';
 
 export interface ProgressiveOptions {
   /** Seconds of decode time per chunk (default 0.5). */

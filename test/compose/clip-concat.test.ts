@@ -141,11 +141,37 @@ describe('concat', () => {
       s.map((t) => t.descriptions),
       [1, 1],
     );
+    // Same picture, other parameter sets (profile, GOP): one avc3 description, each
+    // keyframe carrying its piece's SPS/PPS in band (see test/compose/seek-joined.test.ts).
     const m = await entries(mixed);
-    assert.equal(m[0]!.descriptions, 2, 'two video sample descriptions');
-    assert.deepEqual([...m[0]!.indexes].sort(), [1, 2], 'samples use both, through stsc');
-    // The second description's parameter sets also travel in band at the switch, so a
-    // decoder that ignores the stsd change still decodes every frame of the new piece.
+    assert.equal(m[0]!.descriptions, 1, 'one video sample description');
+    // Another picture size: the descriptions are kept apart, switched through stsc.
+    const small = join(dir, 'small.mp4');
+    await run('ffmpeg', [
+      ...'-v error -y -f lavfi -i testsrc2=size=160x120:rate=25:duration=2'.split(' '),
+      ...'-c:v libx264 -profile:v baseline -g 25 -pix_fmt yuv420p'.split(' '),
+      small,
+    ]);
+    const apart = await make('concat-apart', { pieces: [{ tracks: [{ source: a.input, kind: 'video' }] }, { tracks: [small] }] });
+    const k = await entries(apart);
+    assert.equal(k[0]!.descriptions, 2, 'two video sample descriptions');
+    assert.deepEqual([...k[0]!.indexes].sort(), [1, 2], 'samples use both, through stsc');
+    const apartDecode = await run('ffmpeg', [
+      '-v',
+      'error',
+      '-ignore_editlist',
+      '1',
+      '-i',
+      apart,
+      '-map',
+      '0',
+      '-f',
+      'null',
+      '-',
+    ]);
+    assert.equal(apartDecode.stderr.trim(), '', 'decodes cleanly across the switch of description');
+    // The parameter sets also travel in band, so a decoder that ignores the stsd change
+    // still decodes every frame of the new piece.
     const { stderr } = await run('ffmpeg', ['-v', 'error', '-ignore_editlist', '1', '-i', mixed, '-map', '0', '-f', 'null', '-']);
     assert.equal(stderr.trim(), '', 'decodes cleanly across the switch');
     const raw = await run('ffmpeg', ['-v', 'error', '-ignore_editlist', '1', '-i', mixed, '-map', '0:v', '-f', 'framecrc', '-'], {

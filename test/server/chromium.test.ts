@@ -6,14 +6,11 @@ import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { chromium } from 'playwright-core';
 import { ensureFixtures } from '../../scripts/fixtures.js';
 import { startServer } from '../../src/server/app.js';
 import { defaultServeConfig } from '../../src/server/config.js';
+import { CHROMIUM, type ChromiumContext, launchChromium, WAIT_MS } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-/** Every wait is bounded, so a browser that stalls fails the test instead of hanging it. */
-const WAIT_MS = 20_000;
 const SCREENSHOT = '/tmp/vvf-page.png';
 /**
  * The 4-second 720p DASH fixture played this many times over, one progressive file of about
@@ -39,7 +36,7 @@ test('Chromium plays the progressive file from the index page and seeks to its m
   // Requests as they arrive (the log has them only once answered or cut).
   const arrivals: { path: string; range: string | undefined }[] = [];
   server.server.on('request', (req: IncomingMessage) => arrivals.push({ path: req.url ?? '', range: req.headers.range }));
-  let context: Awaited<ReturnType<typeof chromium.launchPersistentContext>> | undefined;
+  let context: ChromiumContext | undefined;
   try {
     const recipe = { pieces: Array.from({ length: PIECES }, () => ({ tracks: ['dash/manifest.mpd'] })) };
     const posted = await fetch(`${server.url}/v`, { method: 'POST', body: JSON.stringify(recipe) });
@@ -54,22 +51,7 @@ test('Chromium plays the progressive file from the index page and seeks to its m
     assert.ok(html.includes(`src="${path}"`), 'the page has a <video> source for the file');
     assert.ok(!html.includes(root), 'the page shows no absolute server path');
 
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: WAIT_MS,
-      viewport: { width: 1100, height: 900 },
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    context = await launchChromium(profile);
     const page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(WAIT_MS);
     const browserRanges: string[] = [];

@@ -1,6 +1,7 @@
 // Throughput of sequential reads through the mount (not a test; run by hand as root):
 //   node --import tsx test/fuse/read-bench.ts [MiB]
-// A VirtualFile over a local file is mounted in several configurations; each is read with
+// A VirtualFile over a local file is mounted in several configurations (each twice, as
+// ONLY=<part of a name> selects); each is read with
 // `dd bs=1M` twice: cold (fresh mount, source dropped from the page cache with
 // fadvise) and warm (the mount's page cache, kept across opens). Prints MB/s and the
 // mount process's CPU seconds per GB.

@@ -2,7 +2,7 @@
 // getfattr): exact sizes and bytes, names, xattrs, a catalog that changes, concurrent
 // readers, and sources that fail or hang (EIO within the deadline, never a hung reader).
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
@@ -256,6 +256,32 @@ print(n, ctypes.get_errno(), libc.getxattr(sys.argv[1].encode(),b"user.vvf.etag"
     const r = await run('cmp', [join(mnt, 'movie.mp4'), files.get('a')!.path]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     await sleep(DEADLINE_MS + 200);
+  });
+
+  test('a local source cut short under the mount gives EIO for the bytes it lost, never zeros', async () => {
+    const data = pattern(6 * MiB, 21);
+    const path = join(work, 'shrinking.bin');
+    writeFileSync(path, data);
+    const source = await FileSource.open(path);
+    const builder = new VirtualFileBuilder([source]);
+    builder.addBytes(pattern(1000, 22));
+    builder.addSourceRange(0, 0, data.length);
+    catalog.add('id-shrink', 'shrinking', builder.build({ format: 'test-v1', resolve: async () => source }));
+    await sleep(250);
+    const file = join(mnt, 'by-id', 'id-shrink.mp4');
+    const head = await run('head', ['-c', '100', file]);
+    assert.equal(head.code, 0, head.stderr);
+    truncateSync(path, 3 * MiB);
+    const r = await run('cat', [file], 20_000);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /Input\/output error/);
+    // Whatever cat got before the error is the file's own bytes: cmp finds no difference, only an early end.
+    const whole = reference('shrinking', Buffer.concat([pattern(1000, 22), data]));
+    const prefix = await run('sh', ['-c', `cat ${file} 2>/dev/null | cmp - ${whole}`], 20_000);
+    assert.match(prefix.stderr, /EOF on -/);
+    assert.doesNotMatch(prefix.stdout, /differ/);
+    catalog.delete('id-shrink');
+    await source.close();
   });
 
   test('writes are refused: the mount is read-only', async () => {

@@ -57,8 +57,17 @@ export interface FuseFilesystem {
   /**
    * Up to `size` bytes at `offset` as views into buffers (written with one writev):
    * exactly that many, fewer only at end of file; a source that cannot produce them throws.
+   * `scratch` (at least `size` bytes), when given, may hold the bytes: the session does not
+   * reuse it until the returned promise has settled and the reply is written.
    */
-  read(nodeid: bigint, fh: bigint, offset: number, size: number, ctx: RequestContext): Promise<Uint8Array[]>;
+  read(
+    nodeid: bigint,
+    fh: bigint,
+    offset: number,
+    size: number,
+    ctx: RequestContext,
+    scratch?: Uint8Array,
+  ): Promise<Uint8Array[]>;
   /**
    * The same bytes as a plan of held bytes and file ranges, or undefined when some bytes
    * are not in local files (the session then calls {@link read}). Optional.

@@ -58,6 +58,8 @@ const CONGESTION_THRESHOLD = 48;
 const DEFAULT_DEADLINE_MS = 5000;
 /** writev takes at most IOV_MAX (1024) buffers; more pieces are joined first. */
 const MAX_IOVECS = 1000;
+/** READ buffers kept for reuse. */
+const MAX_SCRATCH = 16;
 /** Pipes kept for spliced replies (one per reply in flight). */
 const MAX_PIPES = 16;
 
@@ -118,6 +120,8 @@ interface Pending {
   /** A reply (a splice) is being written: neither the deadline nor an interrupt may answer now. */
   replying: boolean;
   done: boolean;
+  /** Runs once the handler has succeeded and its reply (if any) is written: returns a READ's scratch buffer. */
+  after?: () => void;
 }
 
 type Payload = Uint8Array[];
@@ -158,6 +162,7 @@ export class FuseSession {
   private resolveEnded!: () => void;
   private spliceEnabled: boolean;
   private readonly freePipes: [number, number][] = [];
+  private readonly scratchPool: Buffer[] = [];
   private pipeCount = 0;
   private readonly pipeWaiters: ((pipe: [number, number] | undefined) => void)[] = [];
   private pipeSize = 0;
@@ -286,7 +291,9 @@ export class FuseSession {
     this.dispatch(h, body, ctx, p).then(
       (payload) => {
         if (payload !== undefined) this.reply(p, 0, payload);
+        p.after?.();
       },
+      // Not `after`: a failed read may still have source reads writing into its scratch buffer.
       (e: unknown) => this.replyError(p, errnoOf(e)),
     );
   }
@@ -417,7 +424,12 @@ export class FuseSession {
         this.stats.spliceFallbacks++;
       }
     }
-    const pieces = await this.fs.read(h.nodeid, fh, offset, want, ctx);
+    // A pooled buffer for the bytes, back in the pool once the reply is written (or the read succeeds late).
+    const scratch = this.scratchPool.pop() ?? Buffer.allocUnsafeSlow(this.maxPages * 4096);
+    p.after = () => {
+      if (this.scratchPool.length < MAX_SCRATCH && scratch.length === this.maxPages * 4096) this.scratchPool.push(scratch);
+    };
+    const pieces = await this.fs.read(h.nodeid, fh, offset, want, ctx, scratch);
     let total = 0;
     for (const piece of pieces) total += piece.length;
     if (total > want) throw new FuseErrno(Errno.EIO, 'a read produced more bytes than asked');

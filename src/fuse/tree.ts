@@ -263,11 +263,18 @@ export class VvfTree implements FuseFilesystem {
     return offset >= file.size ? 0 : Math.min(size, file.size - offset);
   }
 
-  async read(nodeid: bigint, _fh: bigint, offset: number, size: number): Promise<Uint8Array[]> {
+  async read(
+    nodeid: bigint,
+    _fh: bigint,
+    offset: number,
+    size: number,
+    _ctx?: unknown,
+    scratch?: Uint8Array,
+  ): Promise<Uint8Array[]> {
     const file = this.node(nodeid).entry.file;
     const length = this.clamp(file, offset, size);
     if (length === 0) return [];
-    const pieces = await file.readPieces(offset, length);
+    const pieces = await file.readPieces(offset, length, scratch !== undefined && scratch.length >= length ? scratch : undefined);
     let total = 0;
     for (const p of pieces) total += p.length;
     // Never padding, never a silent short read: the reader gets these bytes or EIO.

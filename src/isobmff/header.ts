@@ -98,36 +98,37 @@ function printable(b: number | undefined): boolean {
 }
 
 /**
- * {@link readBoxHeader} at `bytes[index]` (absolute offset `base + index`) without a
- * Cursor: a scan of a file's top level may meet a million boxes, and a Cursor (with its
- * DataView) per header was most of their cost. Only a plain 32-bit-size box takes the
- * short path; a largesize, size 0, uuid or any error goes the careful way.
+ * A plain box header (32-bit size, printable type, not uuid, inside its container) at
+ * `bytes[index]`, decoded straight from the bytes; undefined for anything else, which
+ * the careful path then reads and reports. A file may hold a million boxes: a Cursor
+ * (with its DataView) and a fresh type string per header were most of their cost.
  */
-export function readBoxHeaderAt(bytes: Uint8Array, index: number, base: number, containerEnd: number): BoxHeader {
+function plainHeader(bytes: Uint8Array, index: number, base: number, containerEnd: number): BoxHeader | undefined {
+  if (index + 8 > bytes.length) return undefined;
   const start = base + index;
-  if (index + 8 <= bytes.length) {
-    const size32 =
-      (bytes[index] ?? 0) * 0x1000000 +
-      ((bytes[index + 1] ?? 0) << 16) +
-      ((bytes[index + 2] ?? 0) << 8) +
-      (bytes[index + 3] ?? 0);
-    const t0 = bytes[index + 4];
-    const t1 = bytes[index + 5];
-    const t2 = bytes[index + 6];
-    const t3 = bytes[index + 7];
-    if (
-      size32 >= 8 &&
-      start + size32 <= containerEnd &&
-      printable(t0) &&
-      printable(t1) &&
-      printable(t2) &&
-      printable(t3) &&
-      !(t0 === 0x75 && t1 === 0x75 && t2 === 0x69 && t3 === 0x64)
-    ) {
-      return { type: typeName(t0, t1, t2, t3), start, headerSize: 8, size: size32, large: false, toEnd: false };
-    }
+  const size =
+    (bytes[index] ?? 0) * 0x1000000 + ((bytes[index + 1] ?? 0) << 16) + ((bytes[index + 2] ?? 0) << 8) + (bytes[index + 3] ?? 0);
+  const t0 = bytes[index + 4];
+  const t1 = bytes[index + 5];
+  const t2 = bytes[index + 6];
+  const t3 = bytes[index + 7];
+  if (
+    size < 8 ||
+    start + size > containerEnd ||
+    !printable(t0) ||
+    !printable(t1) ||
+    !printable(t2) ||
+    !printable(t3) ||
+    (t0 === 0x75 && t1 === 0x75 && t2 === 0x69 && t3 === 0x64)
+  ) {
+    return undefined;
   }
-  return readBoxHeader(new Cursor(bytes, base, '', index), containerEnd);
+  return { type: typeName(t0, t1, t2, t3), start, headerSize: 8, size, large: false, toEnd: false };
+}
+
+/** {@link readBoxHeader} at `bytes[index]` (absolute offset `base + index`), without a Cursor when the header is plain. */
+export function readBoxHeaderAt(bytes: Uint8Array, index: number, base: number, containerEnd: number): BoxHeader {
+  return plainHeader(bytes, index, base, containerEnd) ?? readBoxHeader(new Cursor(bytes, base, '', index), containerEnd);
 }
 
 /** Largest total size a box can have with a 32-bit size field. */

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { type Recipe, resolveRecipePaths } from '../compose/recipe.js';
+import { currentValidator } from '../sources/file-source.js';
 import type { Source } from '../sources/source.js';
 import { SourcePolicy } from '../sources/source-policy.js';
 import type { MetadataStore } from '../store/metadata-store.js';
@@ -54,6 +55,8 @@ export class Catalog {
     this.registry = new Registry((recipe) => compileRecipe(recipe, { openSource: open }), {
       ...(store ? { store } : {}),
       open,
+      // Local files only: a stat is cheap; an HTTP source's validator is checked on every response anyway.
+      currentValidator: async (key) => (key.startsWith('/') ? currentValidator(key) : undefined),
     });
   }
 
@@ -92,6 +95,14 @@ export class Catalog {
 
   get(id: string): Promise<Registered | undefined> {
     return this.registry.get(id);
+  }
+
+  /**
+   * Tells the catalog that a read of `entry`'s file found a source changed: the next request
+   * for it compiles the recipe again (keeping the etag when the layout is the same).
+   */
+  invalidate(entry: Registered): void {
+    this.registry.invalidate(entry.id, entry.file);
   }
 
   async delete(id: string): Promise<boolean> {

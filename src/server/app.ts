@@ -54,10 +54,38 @@ export async function startServer(
       cacheControl: config.cacheControl,
       maxRanges: config.maxRanges,
       lastModified: entry.created,
-      sendfile: config.sendfile !== 'off',
+      // A file whose sources changed once may be rewritten in place again: copy its bytes, so that
+      // each read is checked after it is made. sendfile hands the socket the file's pages, whose
+      // content may still change after vvf's check, until the client has read them.
+      sendfile: config.sendfile !== 'off' && entry.sourcesChanged !== true,
       sendTimeoutMs: config.sendTimeoutMs,
       ...(onSent ? { onSent } : {}),
+      ...(entry.previousEtags ? { previousEtags: entry.previousEtags } : {}),
     };
+  };
+  /**
+   * Serves a registered file. A source found changed before anything was sent makes the
+   * catalog compile the recipe again, and this request is answered from the new file (the
+   * same etag when only validators moved); found changed mid-response, the response is cut
+   * and the next request gets the new file. `again` gives the entry after invalidation.
+   */
+  const serveEntry = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    entry: Registered,
+    again: () => Promise<Registered | undefined>,
+  ): Promise<void> => {
+    try {
+      await serveFile(req, res, entry.file, { ...serveOptions(entry, res), throwBeforeStart: sourceChanged });
+    } catch (e) {
+      if (!sourceChanged(e) || res.headersSent) throw e;
+      catalog.invalidate(entry);
+      const fresh = await again();
+      if (!fresh) throw e;
+      await serveFile(req, res, fresh.file, serveOptions(fresh, res));
+      return;
+    }
+    if (sourceChanged(responseErrors.get(res))) catalog.invalidate(entry);
   };
   let baseUrl = '';
 
@@ -105,16 +133,16 @@ export async function startServer(
     if (isSignedPath(path) && (method === 'GET' || method === 'HEAD')) {
       if (!config.signingKey)
         throw new VvfError('SOURCE_FORBIDDEN', 'signed URLs are not enabled on this server (no signing key)');
-      const entry = await catalog.fileFor(catalog.underRoot(verifySignedPath(path, config.signingKey)));
-      await serveFile(req, res, entry.file, serveOptions(entry, res));
+      const recipe = catalog.underRoot(verifySignedPath(path, config.signingKey));
+      await serveEntry(req, res, await catalog.fileFor(recipe), () => catalog.fileFor(recipe));
       return;
     }
     const dash = /^\/dash\/(.+\.mpd)\.mp4$/.exec(path);
     if (dash && (method === 'GET' || method === 'HEAD')) {
       const manifest = decodePath(dash[1]!);
       const recipe = manifestRecipe(manifest, { video: url.searchParams.get('video'), audio: url.searchParams.get('audio') });
-      const entry = await catalog.fileFor(catalog.underRoot(recipe));
-      await serveFile(req, res, entry.file, serveOptions(entry, res));
+      const resolved = catalog.underRoot(recipe);
+      await serveEntry(req, res, await catalog.fileFor(resolved), () => catalog.fileFor(resolved));
       return;
     }
     if (path === '/healthz' || path === '/readyz') {
@@ -150,7 +178,7 @@ export async function startServer(
           json(res, 404, { error: 'NOT_FOUND', message: `no virtual file ${m[1]}` }, method === 'HEAD');
           return;
         }
-        await serveFile(req, res, entry.file, serveOptions(entry, res));
+        await serveEntry(req, res, entry, () => catalog.get(entry.id));
         return;
       }
       res.writeHead(405, { allow: m[2] ? 'GET, HEAD' : 'DELETE', 'content-length': 0 }).end();
@@ -244,6 +272,11 @@ export async function startServer(
       if (!opts.catalog) await catalog.close();
     },
   };
+}
+
+/** A source of the file changed under it (size, mtime, inode or ctime of a local file; an HTTP validator). */
+function sourceChanged(e: unknown): boolean {
+  return e instanceof VvfError && e.code === 'SOURCE_CHANGED';
 }
 
 /**

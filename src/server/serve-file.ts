@@ -26,6 +26,16 @@ export interface ServeFileOptions {
   sendWindow?: number;
   /** Told the count of body bytes sent behind `res.write` (the sendfile path). */
   onSent?: (bytes: number) => void;
+  /**
+   * Errors for which serveFile, when nothing has been sent yet, throws instead of answering,
+   * so that the caller may answer with another file (a source changed: compiled again).
+   */
+  throwBeforeStart?: (e: unknown) => boolean;
+  /**
+   * Etags this file had before a source changed and it was compiled again with other bytes:
+   * a request whose If-Match names one of them is told SOURCE_CHANGED in its 412.
+   */
+  previousEtags?: readonly string[];
 }
 
 const CHUNK = 1 << 20;
@@ -64,6 +74,20 @@ export async function serveFile(
     return;
   }
   if (condition === 'precondition-failed') {
+    const ifMatch = header(req.headers['if-match']) ?? '';
+    if (opts.previousEtags?.some((tag) => ifMatch.includes(tag))) {
+      // The client holds bytes of the file as it was: say why its condition failed.
+      const error = new VvfError('SOURCE_CHANGED', 'a source changed since this etag: the file now has other bytes');
+      const text = `${JSON.stringify({ error: error.code, message: error.message })}\n`;
+      res.writeHead(412, {
+        ...headers,
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(text),
+        'cache-control': 'no-store',
+      });
+      res.end(text);
+      return;
+    }
     res.writeHead(412, { ...headers, 'content-length': 0 }).end();
     return;
   }
@@ -87,7 +111,7 @@ export async function serveFile(
       return;
     }
     if (opts.sendfile !== false && (await sendByKernel(res, file, r, () => res.writeHead(status, out), opts))) return;
-    await sendBody(res, file, [{ range: r }], chunk, () => res.writeHead(status, out));
+    await sendBody(res, file, [{ range: r }], chunk, () => res.writeHead(status, out), undefined, opts.throwBeforeStart);
     return;
   }
   const plan = planMultipart(range.ranges, file.size, file.contentType);
@@ -96,7 +120,7 @@ export async function serveFile(
     res.writeHead(206, out).end();
     return;
   }
-  await sendBody(res, file, plan.parts, chunk, () => res.writeHead(206, out), plan.tail);
+  await sendBody(res, file, plan.parts, chunk, () => res.writeHead(206, out), plan.tail, opts.throwBeforeStart);
 }
 
 function header(v: string | string[] | undefined): string | undefined {
@@ -149,6 +173,7 @@ async function sendBody(
   chunk: number,
   start: () => void,
   tail?: Uint8Array,
+  throwBeforeStart?: (e: unknown) => boolean,
 ): Promise<void> {
   const pool = poolFor(chunk);
   let started = false;
@@ -198,6 +223,7 @@ async function sendBody(
     if (tail) res.write(tail);
     res.end();
   } catch (e) {
+    if (!started && throwBeforeStart?.(e)) throw e;
     sendError(res, e);
   }
 }
@@ -240,7 +266,7 @@ async function sendByKernel(
         throw new VvfError('BUG', 'a source without a descriptor in the middle of a sendfile response');
       }
       // One descriptor per source, held (so not closed or reused) until the kernel is done.
-      const leases = new Map<Source, { fd: number; release(): void }>();
+      const leases = new Map<Source, { fd: number; release(): void; check?(): void }>();
       try {
         const pieces: KernelPiece[] = [];
         for (const p of plan) {
@@ -269,6 +295,9 @@ async function sendByKernel(
           return true;
         }
         opts.onSent?.(await sendToSocket(sender, fd, pieces, opts.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT));
+        // The kernel sent what the files held while it read them: a file rewritten since the
+        // leases checked it may have given other bytes, so the response is cut (SOURCE_CHANGED).
+        for (const lease of leases.values()) lease.check?.();
       } finally {
         for (const l of leases.values()) l.release();
       }
@@ -276,6 +305,7 @@ async function sendByKernel(
     }
     res.end();
   } catch (e) {
+    if (!started && opts.throwBeforeStart?.(e)) throw e;
     sendError(res, e);
   }
   return true;

@@ -1,6 +1,6 @@
 // Local-file Source: positional reads through a pooled descriptor.
 import { type BigIntStats, fstatSync } from 'node:fs';
-import { type FileHandle, open as openFile, realpath } from 'node:fs/promises';
+import { type FileHandle, open as openFile, realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { VvfError } from '../errors.js';
 import { defaultFdPool, type FdPool } from './fd-pool.js';
@@ -13,32 +13,36 @@ export interface FileSourceOptions {
   pool?: FdPool;
 }
 
-/** How often {@link FileSource.descriptor} checks the file against its validator. */
-const DESCRIPTOR_CHECK_MS = 1000;
-
 /** Largest single positional read; Node caps one read call below 2 GiB. */
 const MAX_READ_CHUNK = 1 << 30;
 
 /**
  * A Source over a local regular file. The key is the absolute real path; the validator
- * is `<size>-<mtimeMs>-<ino>` (mtime exact to the nanosecond). The descriptor lives in
- * an {@link FdPool}: when the pool closes it to make room, the next read reopens the
- * path and fails with SOURCE_CHANGED if the file there is no longer the same.
+ * is `<size>-<mtimeMs>-<ino>-<ctimeMs>` (times exact to the nanosecond). The descriptor
+ * lives in an {@link FdPool}: when the pool closes it to make room, the next read reopens
+ * the path and fails with SOURCE_CHANGED if the file there is no longer the same.
+ *
+ * Every read is checked *after* it completes: the descriptor's stat must still give the
+ * validator, else the read fails with SOURCE_CHANGED. Bytes that came from a file being
+ * rewritten are thus never handed on as if they were the file compiled from: a response
+ * built from them is refused or cut. ctime is part of the validator because it cannot be
+ * set back (a `touch -r` or utime() restoring mtime still moves ctime).
  */
 export class FileSource implements Source {
   readonly key: string;
   readonly validator: string;
   readonly size: number;
+  /** The inode opened (decimal), for checks that the path still names this file. */
+  readonly inode: string;
   private readonly pool: FdPool;
   private closed = false;
   private bytesReadSoFar = 0;
   private readCountSoFar = 0;
   private readonly reopen = () => this.openChecked();
-  /** When {@link descriptor} last checked the validator (ms since the epoch). */
-  private checkedAt = 0;
 
-  private constructor(key: string, validator: string, size: number, pool: FdPool) {
+  private constructor(key: string, validator: string, size: number, inode: string, pool: FdPool) {
     this.key = key;
+    this.inode = inode;
     this.validator = validator;
     this.size = size;
     this.pool = pool;
@@ -68,7 +72,7 @@ export class FileSource implements Source {
       await handle.close().catch(() => undefined);
       throw e;
     }
-    const source = new FileSource(real, validatorOf(stats), Number(stats.size), pool);
+    const source = new FileSource(real, validatorOf(stats), Number(stats.size), String(stats.ino), pool);
     // Hand the descriptor we already have to the pool rather than opening the file twice.
     const lease = await pool.acquire(source, async () => handle);
     lease.release();
@@ -118,38 +122,50 @@ export class FileSource implements Source {
         done += got;
         this.bytesReadSoFar += got;
       }
+      // After the read, not before: a write that raced with it shows in the stat now.
+      this.checkUnchanged(lease.handle.fd, offset);
     } finally {
       lease.release();
     }
   }
 
   /**
-   * The open descriptor, for a caller that hands file ranges to the kernel. At most once
-   * a second it also checks that the file still has the validator it was opened with
-   * (size, mtime, inode): the kernel sends whatever the file holds, so a file cut short or
-   * rewritten is caught here (SOURCE_CHANGED) rather than mid-response.
+   * The open descriptor, for a caller that hands file ranges to the kernel. The file is
+   * checked against its validator (size, mtime, inode, ctime) now, and again by the lease's
+   * `check()`, which the caller calls once the kernel has sent the bytes: the kernel sends
+   * whatever the file holds, so a file rewritten meanwhile must cut the response.
    */
-  async descriptor(): Promise<{ fd: number; release(): void }> {
+  async descriptor(): Promise<{ fd: number; release(): void; check(): void }> {
     if (this.closed) throw closedError(this.key);
     // The pool reopens an evicted descriptor and checks the file is still the one we saw.
     const lease = await this.pool.acquire(this, this.reopen);
     const fd = lease.handle.fd;
-    const now = Date.now();
-    if (now - this.checkedAt >= DESCRIPTOR_CHECK_MS) {
-      let current: string;
-      try {
-        current = validatorOf(fstatSync(fd, { bigint: true }));
-      } catch (e) {
-        lease.release();
-        throw unreachable(this.key, e);
-      }
-      if (current !== this.validator) {
-        lease.release();
-        throw new VvfError('SOURCE_CHANGED', `file changed (was ${this.validator}, now ${current})`, { source: this.key });
-      }
-      this.checkedAt = now;
+    try {
+      this.checkUnchanged(fd);
+    } catch (e) {
+      lease.release();
+      throw e;
     }
-    return { fd, release: () => lease.release() };
+    return { fd, release: () => lease.release(), check: () => this.checkUnchanged(fd) };
+  }
+
+  /**
+   * Throws SOURCE_CHANGED unless the open file still has the validator it was opened with.
+   * fstat(2) on the event loop: about a microsecond, cheaper than a trip to the thread pool.
+   */
+  private checkUnchanged(fd: number, offset?: number): void {
+    let current: string;
+    try {
+      current = validatorOf(fstatSync(fd, { bigint: true }));
+    } catch (e) {
+      throw unreachable(this.key, e);
+    }
+    if (current !== this.validator) {
+      throw new VvfError('SOURCE_CHANGED', `file changed (was ${this.validator}, now ${current})`, {
+        source: this.key,
+        ...(offset !== undefined ? { offset } : {}),
+      });
+    }
   }
 
   async close(): Promise<void> {
@@ -185,14 +201,29 @@ export class FileSource implements Source {
   }
 }
 
-/** `<size>-<mtimeMs>-<ino>`, from a bigint stat so that neither mtime nor a 64-bit inode loses precision. */
+/**
+ * The validator {@link FileSource} would give the file at `path` now, without opening it;
+ * `missing` when it cannot be stat'ed (gone, or no longer reachable).
+ */
+export async function currentValidator(path: string): Promise<string> {
+  try {
+    return validatorOf(await stat(path, { bigint: true }));
+  } catch {
+    return 'missing';
+  }
+}
+
+/** `<size>-<mtimeMs>-<ino>-<ctimeMs>`, from a bigint stat so that neither times nor a 64-bit inode lose precision. */
 function validatorOf(stats: BigIntStats): string {
-  const ns = stats.mtimeNs;
+  return `${stats.size}-${milliseconds(stats.mtimeNs)}-${stats.ino}-${milliseconds(stats.ctimeNs)}`;
+}
+
+/** Nanoseconds as exact decimal milliseconds (`1700000000123.456789`). */
+function milliseconds(ns: bigint): string {
   const sign = ns < 0n ? '-' : '';
   const abs = ns < 0n ? -ns : ns;
   const fraction = (abs % 1_000_000n).toString().padStart(6, '0').replace(/0+$/, '');
-  const ms = `${sign}${abs / 1_000_000n}${fraction === '' ? '' : `.${fraction}`}`;
-  return `${stats.size}-${ms}-${stats.ino}`;
+  return `${sign}${abs / 1_000_000n}${fraction === '' ? '' : `.${fraction}`}`;
 }
 
 async function openHandle(path: string): Promise<FileHandle> {

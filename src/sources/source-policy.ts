@@ -158,7 +158,7 @@ export class SourcePolicy {
     try {
       // FileSource resolves the path again: a link swapped in since the check shows here.
       if (source.key !== real) throw forbidden('the path changed while it was opened', spec);
-      await this.confirmOpened(real, source.validator, spec);
+      await this.confirmOpened(real, source.inode, spec);
     } catch (e) {
       await source.close().catch(() => undefined);
       throw e;
@@ -169,10 +169,10 @@ export class SourcePolicy {
   /**
    * Closes the race between checking a path and opening it: opens `real` once more, asks
    * the kernel which file that descriptor is (Linux /proc), and requires it to be `real`
-   * and the same inode FileSource opened (its validator ends with the inode). A link
+   * and the same inode FileSource opened. A link
    * swapped in and out around FileSource's open gives a different inode.
    */
-  private async confirmOpened(real: string, validator: string, spec: string): Promise<void> {
+  private async confirmOpened(real: string, inode: string, spec: string): Promise<void> {
     let handle: FileHandle;
     try {
       handle = await openFile(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -184,7 +184,6 @@ export class SourcePolicy {
       const opened = await readlink(`/proc/self/fd/${handle.fd}`).catch(() => undefined);
       // Without /proc, resolving once more is the best check left.
       const where = opened ?? (await walk(real, await this.resolvedRoots(), spec));
-      const inode = validator.slice(validator.lastIndexOf('-') + 1);
       if (where !== real || inode !== String(stats.ino)) throw forbidden('the path changed while it was opened', spec);
     } finally {
       await handle.close().catch(() => undefined);

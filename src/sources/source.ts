@@ -24,9 +24,11 @@ export interface Source {
   /**
    * The descriptor of an open local file, for a caller that hands file ranges to the
    * kernel (sendfile). Optional: only local files have one. The caller must call
-   * `release()` once it has duplicated the descriptor or is done with it.
+   * `release()` once it has duplicated the descriptor or is done with it, and should call
+   * `check()` after the kernel has sent bytes from it: it throws SOURCE_CHANGED if the
+   * file no longer has its validator (the bytes sent may then be of another version).
    */
-  descriptor?(): Promise<{ fd: number; release(): void }>;
+  descriptor?(): Promise<{ fd: number; release(): void; check?(): void }>;
   /** Releases descriptors / connections. Reads after close fail. */
   close(): Promise<void>;
   /** Bytes read so far through this source (for checking metadata reads stay small). */

@@ -67,7 +67,14 @@ test('boxes lists the tree with offsets and sizes', async () => {
   assert.ok(f);
   const r = await vvf('boxes', '--json', f.input);
   assert.equal(r.code, 0, r.stderr);
-  const lines = JSON.parse(r.stdout) as { depth: number; type: string; offset: number; size: number }[];
+  // --json is a tree (issue 11, H.20): flattened here with each box's depth.
+  type Box = { type: string; offset: number; size: number; children?: Box[] };
+  const lines: (Box & { depth: number })[] = [];
+  const flatten = (b: Box, depth: number): void => {
+    lines.push({ ...b, depth });
+    for (const c of b.children ?? []) flatten(c, depth + 1);
+  };
+  for (const b of (JSON.parse(r.stdout) as { boxes: Box[] }).boxes) flatten(b, 0);
   const top = lines.filter((l) => l.depth === 0);
   // Top-level boxes tile the file exactly.
   let at = 0;

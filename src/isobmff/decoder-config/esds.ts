@@ -179,6 +179,6 @@ const AAC_PROFILES: Record<number, string> = {
 };
 
 /** The profile ffprobe names for an AudioSpecificConfig (explicit SBR/PS name the extension). */
-export function aacProfileName(cfg: AudioSpecificConfig): string | undefined {
+export function aacProfileName(cfg: Pick<AudioSpecificConfig, 'objectType' | 'extensionObjectType'>): string | undefined {
   return AAC_PROFILES[cfg.extensionObjectType ?? cfg.objectType];
 }

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { VvfError } from '../errors.js';
 import type { Limits } from '../limits.js';
 import type { Movie, MovieLayout } from '../model/movie.js';
@@ -6,6 +7,7 @@ import { MovieBuilder } from './movie-builder.js';
 import { type Mp4Scan, scanMp4 } from './mp4-scan.js';
 import type { MpdManifest, MpdRepresentation, MpdSegmentRef } from './mpd.js';
 import { ReadAheadSource } from './read-ahead.js';
+import { SNIFF_BYTES, sniffInput, unknownFormatError } from './sniff.js';
 
 /** Opens the source behind an absolute URL from a manifest (file: or http(s):). */
 export type OpenUrl = (url: string) => Promise<Source>;
@@ -116,7 +118,7 @@ async function readSingleFile(rep: MpdRepresentation, opts: DashReadOptions, bud
   if (!rep.mediaUrl)
     throw new VvfError('MANIFEST_INVALID', `representation "${rep.id}" has neither segments nor a media URL`, { source: input });
   const source = await opts.open(rep.mediaUrl);
-  const scan = await scanMp4(source, opts.limits, budget);
+  const scan = await namingFormat(scanMp4(source, opts.limits, budget), source, 0, rep.mediaUrl);
   const part: Part = [source, scan, source.size];
   return { init: [source, scan] as const, media: [part] };
 }
@@ -154,14 +156,32 @@ async function scanSegment(
       },
     );
   }
-  const scan = await scanMp4(
-    scanVia ? scanVia(source) : source,
-    opts.limits,
-    budget,
-    { start: ref.range?.start ?? 0, end },
-    hint,
+  const start = ref.range?.start ?? 0;
+  const scan = await namingFormat(
+    scanMp4(scanVia ? scanVia(source) : source, opts.limits, budget, { start, end }, hint),
+    source,
+    start,
+    ref.url,
   );
   return [source, scan, end];
+}
+
+/**
+ * A segment whose very first box is malformed may not be MP4 at all (a manifest of
+ * MPEG-TS or WebM segments): then the error names what it is instead of the box.
+ * Only on that error path is the head read again.
+ */
+async function namingFormat<T>(scanning: Promise<T>, source: Source, start: number, url: string): Promise<T> {
+  try {
+    return await scanning;
+  } catch (e) {
+    if (!(e instanceof VvfError) || !e.code.startsWith('BOX_') || e.offset !== start) throw e;
+    const head = await source.read(start, Math.min(source.size - start, SNIFF_BYTES)).catch(() => undefined);
+    const found = head ? sniffInput(head, source.size - start) : undefined;
+    if (!found || found.kind === 'mp4') throw e;
+    const name = basename((url.split(/[?#]/)[0] ?? url).replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, ''));
+    throw unknownFormatError(found, `segment ${name || url}`, source.key);
+  }
 }
 
 /** Below this average size, segments that are byte ranges of one file are scanned through a ReadAheadSource. */

@@ -50,6 +50,21 @@ describe('inputs that are not MP4 are named', () => {
       ...['-c:v', 'libx264', '-g', '5', '-f', 'hls', '-hls_time', '0.5', '-hls_segment_type', 'fmp4'],
       ...['-hls_fmp4_init_filename', 'f-init.mp4', '-hls_segment_filename', 'f%d.m4s', 'fmp4.m3u8'],
     );
+    // A DASH manifest whose segments are WebM: the manifest parses, its segments are not MP4.
+    await ffmpeg(
+      ...video,
+      '-c:v',
+      'libvpx-vp9',
+      '-g',
+      '5',
+      '-f',
+      'dash',
+      '-dash_segment_type',
+      'webm',
+      '-seg_duration',
+      '1',
+      'webm.mpd',
+    );
     writeFileSync(join(dir, 'page.html'), '<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head></html>\n');
     writeFileSync(join(dir, 'notes.txt'), 'These are the notes for the shoot on Tuesday.\nCamera B ran out of battery.\n');
     writeFileSync(join(dir, 'empty.mp4'), '');
@@ -76,6 +91,13 @@ describe('inputs that are not MP4 are named', () => {
     assert.match(await refusal('x.mp3'), /x\.mp3 is raw MPEG audio \(MP3\)/);
     assert.match(await refusal('bare.mp3'), /bare\.mp3 is raw MPEG audio \(MP3\)/);
     assert.match(await refusal('x.aac'), /x\.aac is raw MPEG audio \(ADTS AAC\)/);
+  });
+
+  test('a DASH manifest of WebM segments names the segment (it once gave BOX_INVALID: box type "B…")', async () => {
+    assert.match(
+      await refusal('webm.mpd'),
+      /^UNKNOWN_FORMAT: segment init-stream0\.webm is a Matroska file \(WebM\); not supported as input yet/,
+    );
   });
 
   test('HTML, text, an empty file, an unknown binary', async () => {

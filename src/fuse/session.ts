@@ -169,7 +169,9 @@ export class FuseSession {
   private maxPages: number;
   private readonly maxPagesAsked: number | undefined;
   private splicesInFlight = 0;
+  private notifiesInFlight = 0;
   private splicesDone: (() => void) | undefined;
+  private closed: Promise<void> | undefined;
 
   constructor(fd: number, fs: FuseFilesystem, opts: FuseSessionOptions = {}) {
     this.fd = fd;
@@ -214,8 +216,11 @@ export class FuseSession {
    * READ holds, and that READ is answered from this thread.
    */
   notifyInvalInode(nodeid: bigint): void {
-    if (this.fdClosed) return;
+    if (this.fdClosed || this.closing) return;
+    this.notifiesInFlight++;
     writev(this.fd, encodeNotifyInvalInode(nodeid), (e) => {
+      this.notifiesInFlight--;
+      this.backgroundWriteDone();
       // ENOENT: the kernel no longer knows the node, nothing to drop.
       if (e && (e as NodeJS.ErrnoException).code !== 'ENOENT') this.opts.log?.(`FUSE notify failed: ${e.message}`);
     });
@@ -226,11 +231,17 @@ export class FuseSession {
    * descriptor, which ends the kernel's connection (processes still holding files of a
    * lazily unmounted mount then get errors, not a hang). Unmount first: see FuseMount.
    */
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    this.closed ??= this.shutdown();
+    return this.closed;
+  }
+
+  private async shutdown(): Promise<void> {
     this.failPending(Errno.EIO);
     this.closing = true;
     if (this.reader !== undefined) this.native.stopReader(this.reader);
-    if (this.splicesInFlight > 0) {
+    // Writes on the thread pool (splices, notifications) must end before the descriptor's number can be reused.
+    while (this.splicesInFlight > 0 || this.notifiesInFlight > 0) {
       await new Promise<void>((resolve) => {
         this.splicesDone = resolve;
       });
@@ -252,6 +263,14 @@ export class FuseSession {
     for (const p of [...this.pending.values()]) {
       if (!p.replying) this.replyError(p, errno);
       p.controller.abort();
+    }
+  }
+
+  private backgroundWriteDone(): void {
+    if (this.splicesInFlight === 0 && this.notifiesInFlight === 0) {
+      const done = this.splicesDone;
+      this.splicesDone = undefined;
+      done?.();
     }
   }
 
@@ -481,7 +500,7 @@ export class FuseSession {
       });
       this.givePipe(pipe);
       this.splicesInFlight--;
-      if (this.splicesInFlight === 0) this.splicesDone?.();
+      this.backgroundWriteDone();
       p.replying = false;
       if (error === null) {
         this.stats.splicedReads++;

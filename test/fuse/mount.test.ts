@@ -242,7 +242,9 @@ print(n, ctypes.get_errno(), libc.getxattr(sys.argv[1].encode(),b"user.vvf.etag"
     const child = spawn('dd', [`if=${join(mnt, 'by-id', 'id-hang.mp4')}`, 'of=/dev/null', 'bs=4k', 'iflag=direct'], {
       stdio: 'ignore',
     });
-    await sleep(200);
+    // Until its READ is in our hands (dd may take a while to start on a busy machine).
+    for (let i = 0; i < 250 && mount!.stats.inFlight === 0; i++) await sleep(20);
+    assert.equal(mount!.stats.inFlight, 1, 'the READ is pending');
     const exited = new Promise<number>((resolve) => {
       const t = performance.now();
       child.on('exit', () => resolve(performance.now() - t));

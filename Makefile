@@ -14,7 +14,8 @@ help:
 # Debian packages: ffmpeg (fixtures, the reference for every media test), curl (a real HTTP client in tests),
 # chromium (a real browser plays and seeks a served file; Debian's build has H.264 and AAC),
 # redis-server (the tests start their own, on loopback, for the shared store), g++ (the native addon),
-# fuse3 (fusermount3: mounting as a user that is not root; root mounts with mount(2) itself).
+# fuse3 (fusermount3: mounting as a user that is not root; root mounts with mount(2) itself),
+# attr (getfattr: the mount tests read extended attributes as a user would).
 system-deps:
 	@missing=""; \
 	command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || missing="$$missing ffmpeg"; \
@@ -23,6 +24,7 @@ system-deps:
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v g++ >/dev/null || missing="$$missing g++"; \
 	command -v fusermount3 >/dev/null || missing="$$missing fuse3"; \
+	command -v getfattr >/dev/null || missing="$$missing attr"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing$$missing from Debian's packages"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \

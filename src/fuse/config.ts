@@ -7,15 +7,14 @@ export interface MountConfig extends CatalogConfig {
   fuseTimeoutMs: number;
   /** `auto`: READ replies of local files' bytes go by splice(2), without a copy; `off`: always copied. */
   splice: 'auto' | 'off';
-  /** The mount's readahead in KiB (root only; 0 keeps the kernel's). */
-  readaheadKb: number;
+  /** The mount's readahead in KiB (root only; 0 keeps the kernel's; default: what the session chooses). */
+  readaheadKb?: number;
 }
 
 export const defaultMountConfig: Readonly<MountConfig> = Object.freeze({
   ...defaultCatalogConfig,
   fuseTimeoutMs: 5000,
   splice: 'auto',
-  readaheadKb: 1024,
 });
 
 type FuseSettings = Omit<MountConfig, keyof CatalogConfig>;
@@ -24,7 +23,7 @@ const fuseSettings: SettingsSpec<FuseSettings> = {
   env: { VVF_FUSE_TIMEOUT_MS: 'fuseTimeoutMs', VVF_SPLICE: 'splice', VVF_READAHEAD_KB: 'readaheadKb' },
   numbers: new Set(['fuseTimeoutMs', 'readaheadKb']),
   lists: new Set(),
-  optional: new Set(),
+  optional: new Set(['readaheadKb']),
   choices: { splice: ['auto', 'off'] },
 };
 

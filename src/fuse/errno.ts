@@ -1,5 +1,5 @@
-// errno values the FUSE face answers with, and the one table mapping vvf's error codes to them.
-import { type ErrorCode, isVvfError } from '../errors.js';
+// errno values the FUSE face answers with, and the one table mapping vvf's error kinds to them.
+import { type ErrorKind, isVvfError } from '../errors.js';
 
 /** Linux errno numbers (asm-generic/errno-base.h, errno.h). */
 export const Errno = {
@@ -45,19 +45,24 @@ export class FuseErrno extends Error {
 }
 
 /**
- * vvf error codes as errno. A reader sees EIO for anything that went wrong with a
- * source or the media: the file exists, but its bytes cannot be produced now.
+ * errno of each kind of vvf error. A reader sees EIO for anything that went wrong with a
+ * source or the media: the file exists, but its bytes cannot be produced now. Programs
+ * retry EIO no better than anything else, and EIO is what a failing disk gives them.
  */
-const byCode: Partial<Record<ErrorCode, number>> = {
-  SOURCE_RANGE: Errno.EINVAL,
-  SOURCE_FORBIDDEN: Errno.EACCES,
-  NUMBER_TOO_LARGE: Errno.EOVERFLOW,
-  USAGE: Errno.EINVAL,
+const BY_KIND: Record<ErrorKind, number> = {
+  'bad-input': Errno.EIO,
+  'not-found': Errno.ENOENT,
+  forbidden: Errno.EACCES,
+  'source-failed': Errno.EIO,
+  timeout: Errno.EIO,
+  busy: Errno.EAGAIN,
+  cancelled: Errno.EINTR,
+  bug: Errno.EIO,
 };
 
-/** The errno a failed operation answers with: FuseErrno's own, a VvfError's by code, else EIO. */
+/** The errno a failed operation answers with: FuseErrno's own, a VvfError's by kind, else EIO. */
 export function errnoOf(e: unknown): number {
   if (e instanceof FuseErrno) return e.errno;
-  if (isVvfError(e)) return byCode[e.code] ?? Errno.EIO;
+  if (isVvfError(e)) return BY_KIND[e.kind];
   return Errno.EIO;
 }

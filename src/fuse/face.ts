@@ -26,7 +26,7 @@ export async function mountCatalogFace(
   const mount = await mountCatalog(dir, catalog, {
     deadlineMs: config.fuseTimeoutMs,
     splice: config.splice,
-    readaheadKb: config.readaheadKb,
+    ...(config.readaheadKb !== undefined ? { readaheadKb: config.readaheadKb } : {}),
     onRequest: metrics.onRequest,
     log: (message) => log({ level: 'warn', msg: message, face: 'fuse' }),
   });

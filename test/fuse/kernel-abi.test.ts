@@ -81,6 +81,11 @@ test('dirents are padded to 8 bytes; requests decode; batch forget counts are ch
 test('errors map to errno: FuseErrno as is, source trouble EIO', () => {
   assert.equal(errnoOf(new FuseErrno(Errno.ENOENT)), Errno.ENOENT);
   assert.equal(errnoOf(new VvfError('SOURCE_UNREACHABLE', 'gone')), Errno.EIO);
+  assert.equal(errnoOf(new VvfError('SOURCE_TIMEOUT', 'slow')), Errno.EIO);
+  assert.equal(errnoOf(new VvfError('BOX_OVERRUN', 'bad')), Errno.EIO);
+  assert.equal(errnoOf(new VvfError('SOURCE_FORBIDDEN', 'no')), Errno.EACCES);
+  assert.equal(errnoOf(new VvfError('STORE_UNAVAILABLE', 'down')), Errno.EAGAIN);
+  assert.equal(errnoOf(new VvfError('NOT_FOUND', 'none')), Errno.ENOENT);
   assert.equal(errnoOf(new Error('x')), Errno.EIO);
 });
 

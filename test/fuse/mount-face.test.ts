@@ -130,7 +130,7 @@ test('eight readers at once, on the same file and on different ones, each get ev
   );
   const readers = Array.from({ length: 8 }, (_, i) => run('sha256sum', [paths[i % 3 === 0 ? 1 : 0]!]));
   const sums = (await Promise.all(readers)).map((r) => r.stdout.split(' ')[0]);
-  sums.forEach((sum, i) => assert.equal(sum, expected[i % 3 === 0 ? 1 : 0], `reader ${i}`));
+  for (const [i, sum] of sums.entries()) assert.equal(sum, expected[i % 3 === 0 ? 1 : 0], `reader ${i}`);
 });
 
 test('the mount’s requests are in /metrics; a deleted file disappears from the mount', async () => {

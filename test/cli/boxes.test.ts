@@ -115,6 +115,8 @@ test('boxes text: units, entries with an elision, opened entries of HEVC, VP9/Op
   assert.equal(hvcC.fields?.profile, `1 (${hv!.profile})`);
   assert.equal(hvcC.fields?.level, `${hv!.level} (2.0)`);
   assert.match(String(hvcC.fields?.['sps[0]']), /^42 01 /);
+  assert.equal(hvcC.fields?.['sps[0].coded_size'], `${hv!.width}x${hv!.height}`);
+  assert.equal(hvcC.fields?.['sps[0].full_range'], hv!.color_range === 'pc');
 
   const vp9 = await tree(path('vp9-opus'));
   const [, opus] = await streams(path('vp9-opus'));

@@ -212,4 +212,20 @@ test('colour and aspect ratio from colr/pasp and the SPS, as ffprobe reads them'
   assert.equal(hdr.bitDepth, 10);
   assert.equal(hdr.profile, 'Main 10');
   assert.equal(hdr.colour?.transfer, 'smpte2084');
+  assert.equal(hdr.colour?.range, 'tv');
+});
+
+test('inspect of DASH manifests agrees with ffprobe on each representation', async () => {
+  const fixtures = (await ensureFixtures()).filter((f) => f.input.endsWith('.mpd'));
+  assert.ok(fixtures.length >= 3);
+  for (const f of fixtures) {
+    const summary = await summarize(f.input);
+    for (const stream of f.streams) {
+      const t = summary.tracks.find((x) => x.representationId === stream.representationId);
+      assert.ok(t, `${f.name}: representation ${stream.representationId}`);
+      const p = (await ffprobe(stream.probeFile)).streams[stream.probeStreamIndex]!;
+      // Durations and starts of segmented files are ffmpeg's estimates: compared in the other tests.
+      compareStream(`${f.name} ${stream.representationId}`, t, { ...p, duration: undefined, start_time: undefined }, true);
+    }
+  }
 });

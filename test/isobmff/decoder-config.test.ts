@@ -205,3 +205,38 @@ test('a damaged configuration box is named, and the rest of the entry still coun
   assert.equal(d.profile, undefined);
   assert.deepEqual(d.sampleAspectRatio, [4, 3], 'pasp is read though avcC is not');
 });
+
+test('mutated sample entries of every fixture: a result or a VvfError, quickly', async () => {
+  const { ensureFixtures } = await import('../../scripts/fixtures.js');
+  const { openMovie } = await import('../../src/demux/open-movie.js');
+  const { openSampleEntry } = await import('../../src/isobmff/decoder-config/entry-fields.js');
+  const { VvfError } = await import('../../src/errors.js');
+  const entries: Uint8Array[] = [];
+  for (const f of (await ensureFixtures()).filter((x) => !x.input.endsWith('.mpd'))) {
+    const movie = await openMovie(f.input);
+    for (const t of movie.tracks) for (const d of t.descriptions) entries.push(d.bytes);
+    await Promise.all(movie.sources.map((s) => s.close()));
+  }
+  let seed = 1;
+  const random = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const started = performance.now();
+  let refused = 0;
+  for (let round = 0; round < 3000; round++) {
+    const entry = Uint8Array.from(entries[round % entries.length]!);
+    // Leave the entry's own header alone half the time so the configuration boxes get hit.
+    for (let k = 0; k < 1 + random(4); k++) entry[(round % 2 ? 8 : 0) + random(entry.length - 8)] = random(256);
+    for (const read of [() => describeMedia(entry), () => openSampleEntry(entry, 0, 'stsd/entry')]) {
+      try {
+        read();
+      } catch (e) {
+        if (!(e instanceof VvfError)) throw new Error(`round ${round}: ${String(e)}`);
+        refused++;
+      }
+    }
+  }
+  assert.ok(refused > 0);
+  assert.ok(performance.now() - started < 5000, `${performance.now() - started} ms`);
+});

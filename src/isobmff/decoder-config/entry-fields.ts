@@ -13,7 +13,7 @@ import { ac3Channels, parseDac3, parseDec3 } from './dac3.js';
 import { flacChannels, parseDfla } from './dfla.js';
 import { opusChannels, parseDops } from './dops.js';
 import { aacProfileName, parseAudioSpecificConfig, parseEsds } from './esds.js';
-import { hevcLevelName, hevcProfileName, parseHvcc } from './hvcc.js';
+import { hevcLevelName, hevcProfileName, parseHevcSps, parseHvcc } from './hvcc.js';
 import { parsePasp } from './pasp.js';
 import { parseVpcc } from './vpcc.js';
 
@@ -147,7 +147,7 @@ const DESCRIBERS: Record<string, Describer> = {
     });
     return f;
   },
-  hvcC(c) {
+  hvcC(c, child) {
     const b = parseHvcc(c);
     const f: Fields = {
       configuration_version: b.configurationVersion,
@@ -174,6 +174,19 @@ const DESCRIBERS: Record<string, Describer> = {
       a.nalus.forEach((nal, i) => {
         f[`${name}[${i}]`] = hexBytes(nal);
       });
+    }
+    const sps = b.arrays.find((a) => a.nalType === 33)?.nalus[0];
+    if (sps) {
+      try {
+        const s = parseHevcSps(sps, `${child.body.path}/SPS`, child.start);
+        f['sps[0].coded_size'] = `${s.width}x${s.height}`;
+        if (s.sampleAspectRatio) f['sps[0].sample_aspect_ratio'] = `${s.sampleAspectRatio[0]}:${s.sampleAspectRatio[1]}`;
+        if (s.fullRange !== undefined) f['sps[0].full_range'] = s.fullRange;
+        if (s.colour) Object.assign(f, prefixed('sps[0].', colourFields(s.colour.primaries, s.colour.transfer, s.colour.matrix)));
+      } catch (e) {
+        if (!(e instanceof VvfError)) throw e;
+        f['sps[0].error'] = `${e.code}: ${e.message}`;
+      }
     }
     return f;
   },

@@ -1,5 +1,8 @@
 // hvcC (HEVCDecoderConfigurationRecord, in hvc1/hev1 sample entries): ISO/IEC 14496-15 8.3.3.
+import { VvfError } from '../../errors.js';
 import type { Cursor } from '../cursor.js';
+import { Bits, rbsp } from './bits.js';
+import type { ColourDescription } from './colr.js';
 
 export interface HvccBox {
   configurationVersion: number;
@@ -84,4 +87,152 @@ export function hevcProfileName(box: Pick<HvccBox, 'profile' | 'compatibilityFla
 /** HEVC level name: general_level_idc / 30 (93 → 3.1). */
 export function hevcLevelName(level: number): string {
   return `${Math.floor(level / 30)}.${Math.round((level % 30) / 3)}`;
+}
+
+/** What an HEVC SPS says that ffprobe shows (H.265 7.3.2.2, up to the VUI's colour description). */
+export interface HevcSps {
+  chromaFormat: number;
+  bitDepthLuma: number;
+  /** Size after the conformance window. */
+  width: number;
+  height: number;
+  sampleAspectRatio?: [number, number];
+  fullRange?: boolean;
+  colour?: ColourDescription;
+}
+
+/** H.265 Table E-1 is H.264's: aspect_ratio_idc 1..16. */
+const HEVC_SAR: readonly [number, number][] = [
+  [1, 1],
+  [12, 11],
+  [10, 11],
+  [16, 11],
+  [40, 33],
+  [24, 11],
+  [20, 11],
+  [32, 11],
+  [80, 33],
+  [18, 11],
+  [15, 11],
+  [64, 33],
+  [160, 99],
+  [4, 3],
+  [3, 2],
+  [2, 1],
+];
+
+/** Parses an SPS NAL unit (2-byte header included). Loops are bounded by the bits the unit holds. */
+export function parseHevcSps(nal: Uint8Array, path: string, offset: number): HevcSps {
+  const r = new Bits(rbsp(nal, 2), path, offset);
+  r.u(4); // sps_video_parameter_set_id
+  const maxSubLayersMinus1 = r.u(3);
+  r.u(1);
+  skipProfileTierLevel(r, maxSubLayersMinus1);
+  r.ue(); // sps_seq_parameter_set_id
+  const chromaFormat = r.ue();
+  if (chromaFormat === 3) r.u(1);
+  let width = r.ue();
+  let height = r.ue();
+  if (r.flag()) {
+    // Conformance window offsets are in chroma units.
+    const subW = chromaFormat === 1 || chromaFormat === 2 ? 2 : 1;
+    const subH = chromaFormat === 1 ? 2 : 1;
+    const [left, right, top, bottom] = [r.ue(), r.ue(), r.ue(), r.ue()];
+    width -= subW * (left + right);
+    height -= subH * (top + bottom);
+  }
+  const bitDepthLuma = r.ue() + 8;
+  r.ue(); // bit_depth_chroma_minus8
+  const log2MaxPocLsb = r.ue() + 4;
+  const orderingAll = r.flag();
+  for (let i = orderingAll ? 0 : maxSubLayersMinus1; i <= maxSubLayersMinus1; i++) {
+    r.ue();
+    r.ue();
+    r.ue();
+  }
+  for (let i = 0; i < 6; i++) r.ue(); // coding and transform block sizes, hierarchy depths
+  if (r.flag() && r.flag()) skipScalingListData(r);
+  r.u(2); // amp, sample_adaptive_offset
+  if (r.flag()) {
+    r.u(8); // pcm bit depths
+    r.ue();
+    r.ue();
+    r.u(1);
+  }
+  const sets = r.ue();
+  if (sets > 64) throw new VvfError('BOX_INVALID', `${sets} short-term reference picture sets (at most 64)`, { path, offset });
+  const deltaPocs: number[] = [];
+  for (let i = 0; i < sets; i++) deltaPocs.push(skipShortTermRefPicSet(r, i, deltaPocs));
+  if (r.flag()) {
+    const n = r.ue();
+    for (let i = 0; i < n; i++) r.u(log2MaxPocLsb + 1);
+  }
+  r.u(2); // temporal mvp, strong intra smoothing
+  const sps: HevcSps = { chromaFormat, bitDepthLuma, width, height };
+  if (!r.flag()) return sps; // vui_parameters_present_flag
+  if (r.flag()) {
+    const idc = r.u(8);
+    if (idc === 255) sps.sampleAspectRatio = [r.u(16), r.u(16)];
+    else if (idc >= 1 && idc <= HEVC_SAR.length) sps.sampleAspectRatio = HEVC_SAR[idc - 1];
+  }
+  if (r.flag()) r.u(1); // overscan
+  if (r.flag()) {
+    r.u(3); // video_format
+    sps.fullRange = r.flag();
+    if (r.flag()) sps.colour = { primaries: r.u(8), transfer: r.u(8), matrix: r.u(8), fullRange: sps.fullRange };
+  }
+  return sps;
+}
+
+function skipProfileTierLevel(r: Bits, maxSubLayersMinus1: number): void {
+  r.skip(96); // general profile, tier, level
+  const profilePresent: boolean[] = [];
+  const levelPresent: boolean[] = [];
+  for (let i = 0; i < maxSubLayersMinus1; i++) {
+    profilePresent.push(r.flag());
+    levelPresent.push(r.flag());
+  }
+  if (maxSubLayersMinus1 > 0) for (let i = maxSubLayersMinus1; i < 8; i++) r.u(2);
+  for (let i = 0; i < maxSubLayersMinus1; i++) {
+    if (profilePresent[i]) r.skip(88);
+    if (levelPresent[i]) r.u(8);
+  }
+}
+
+function skipScalingListData(r: Bits): void {
+  for (let size = 0; size < 4; size++) {
+    for (let matrix = 0; matrix < 6; matrix += size === 3 ? 3 : 1) {
+      if (!r.flag()) {
+        r.ue(); // scaling_list_pred_matrix_id_delta
+        continue;
+      }
+      const coefs = Math.min(64, 1 << (4 + (size << 1)));
+      if (size > 1) r.se();
+      for (let i = 0; i < coefs; i++) r.se();
+    }
+  }
+}
+
+/** Skips st_ref_pic_set(idx) of an SPS and returns its NumDeltaPocs. */
+function skipShortTermRefPicSet(r: Bits, idx: number, deltaPocs: number[]): number {
+  if (idx !== 0 && r.flag()) {
+    // Predicted from the set before it (in an SPS the reference is always idx - 1).
+    r.u(1);
+    r.ue();
+    let count = 0;
+    for (let j = 0; j <= (deltaPocs[idx - 1] ?? 0); j++) {
+      const used = r.flag();
+      if (used || r.flag()) count++;
+    }
+    return count;
+  }
+  const negative = r.ue();
+  const positive = r.ue();
+  if (negative > 16 || positive > 16)
+    throw new VvfError('BOX_INVALID', 'more than 16 reference pictures in a set', { path: 'sps', offset: 0 });
+  for (let i = 0; i < negative + positive; i++) {
+    r.ue();
+    r.u(1);
+  }
+  return negative + positive;
 }

@@ -11,7 +11,7 @@ import { ac3Channels, parseDac3, parseDec3 } from './dac3.js';
 import { flacChannels, parseDfla } from './dfla.js';
 import { opusChannels, parseDops } from './dops.js';
 import { aacProfileName, parseAudioSpecificConfig, parseEsds } from './esds.js';
-import { hevcLevelName, hevcProfileName, parseHvcc } from './hvcc.js';
+import { hevcLevelName, hevcProfileName, parseHevcSps, parseHvcc } from './hvcc.js';
 import { parsePasp } from './pasp.js';
 import { parseVpcc } from './vpcc.js';
 
@@ -142,7 +142,7 @@ export function describeMedia(entry: Uint8Array, base = 0, path = 'stsd/entry'):
     setPixelFormat(out, chroma, depth, fullRange === true && depth === 8);
   });
   for (const type of ['hvcC', 'lhvC']) {
-    each(type, (c) => {
+    each(type, (c, child) => {
       if (out.profile !== undefined) return;
       const h = parseHvcc(c);
       const p = hevcProfileName(h);
@@ -150,6 +150,13 @@ export function describeMedia(entry: Uint8Array, base = 0, path = 'stsd/entry'):
       out.level = h.level;
       out.levelName = hevcLevelName(h.level);
       setPixelFormat(out, h.chromaFormat, h.bitDepthLuma, false);
+      const nal = h.arrays.find((a) => a.nalType === 33)?.nalus[0];
+      if (!nal) return;
+      const s = parseHevcSps(nal, `${child.body.path}/SPS`, child.start);
+      if (s.sampleAspectRatio && s.sampleAspectRatio[0] > 0 && s.sampleAspectRatio[1] > 0)
+        out.sampleAspectRatio = s.sampleAspectRatio;
+      if (s.colour) bitstreamColour = { d: s.colour, from: 'sps' };
+      else if (s.fullRange !== undefined) bitstreamColour = { d: { fullRange: s.fullRange }, from: 'sps' };
     });
   }
   each('vpcC', (c) => {

@@ -1,6 +1,7 @@
-// docs/inspect.schema.json describes what `vvf inspect --json` prints: real output of every fixture
-// (files, manifests, a recipe) is checked against it with a small validator for the subset of
-// JSON Schema the file uses, so the document cannot drift from the program.
+// docs/inspect.schema.json and docs/boxes.schema.json describe what `vvf inspect --json` and
+// `vvf boxes --json` print: real output of the fixtures (files, manifests, a recipe) is checked
+// against them with a small validator for the subset of JSON Schema the files use, so the
+// documents cannot drift from the program.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -127,5 +128,17 @@ test('inspect --json of every fixture, a manifest and a recipe matches docs/insp
     assert.equal(out.schemaVersion, 1);
     if (input === recipe) assert.ok('virtual' in out, 'a recipe is inspected as the file it makes');
     assert.deepEqual(validate(schema, schema, out), [], input);
+  }
+});
+
+test('boxes --json of progressive and fragmented files matches docs/boxes.schema.json', async () => {
+  const boxesSchema = JSON.parse(readFileSync('docs/boxes.schema.json', 'utf8')) as Schema;
+  const fixtures = await ensureFixtures();
+  for (const name of ['h264-aac-moov-last', 'vp9-opus', 'frag-multi-moof']) {
+    const f = fixtures.find((x) => x.name === name)!;
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'boxes', '--json', f.input], {
+      maxBuffer: 64 << 20,
+    });
+    assert.deepEqual(validate(boxesSchema, boxesSchema, JSON.parse(stdout)), [], name);
   }
 });

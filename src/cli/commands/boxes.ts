@@ -9,7 +9,7 @@ export const boxesUsage = `  boxes <file | url>                    the box tree 
                                         table entries and sample entries opened (mdat is not read)
       --entries <n>                     table entries shown from each end (default 5)
       --full                            every table entry
-      --json                            the tree as JSON`;
+      --json                            the tree as JSON (schema: docs/boxes.schema.json)`;
 
 /** Version of the `vvf boxes --json` output; bump when a field changes meaning or goes away. */
 export const BOXES_SCHEMA_VERSION = 1;

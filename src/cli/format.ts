@@ -59,11 +59,13 @@ function formatTrack(t: TrackSummary): string[] {
     Math.abs(t.mediaDurationSeconds - t.durationSeconds) >= 0.0005 ? ` (media ${seconds(t.mediaDurationSeconds)})` : '';
   const stats = [
     `duration ${seconds(t.durationSeconds)}${media}`,
-    `${t.samples} samples`,
-    `${t.keyframes} keyframes`,
+    `${t.samples} sample${t.samples === 1 ? '' : 's'}`,
+    `${t.keyframes} keyframe${t.keyframes === 1 ? '' : 's'}`,
     `${kbps(t.bitrate)}`,
     `timescale ${t.timescale}`,
   ];
+  // A delayed start (leading empty edits, or a first presentation time after zero) is shown as ffprobe's start_time.
+  if (Math.abs(t.startSeconds) >= 0.0005) stats.unshift(`starts at ${t.startSeconds.toFixed(3)} s`);
   out.push(`    ${stats.join(', ')}`);
   if (t.gop) {
     out.push(`    GOP ${t.gop.min}..${t.gop.max} samples, mean ${t.gop.mean.toFixed(1)} (${t.gop.meanSeconds.toFixed(2)} s)`);

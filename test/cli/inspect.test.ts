@@ -167,6 +167,7 @@ test('durations after edit lists: priming and delays as ffprobe counts them; edi
   const text = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'inspect', join(dir, 'delayed.mp4')]);
   assert.match(text.stdout, /edit list: empty 0\.478 s, media 0\.000 s for 2\.02\d s/);
   assert.match(text.stdout, /language fra/);
+  assert.match(text.stdout, /starts at 0\.478 s, duration 0:02\.02\d \(media 0:02\.021\)/);
   assert.match(text.stdout, /25 fps/);
 
   // The case from the report: AAC priming made 5.021 where ffprobe says 5.000.

@@ -530,8 +530,10 @@ export class FuseSession {
         this.freePipes.push(this.native.replyPipe(size));
         this.pipeCount = 1;
         this.pipeSize = size;
-        // Leave pipe slots for the header and unaligned piece ends (see pipeSlots).
-        this.maxPages = this.maxPagesAsked ?? Math.min(MAX_PAGES, size / 4096 - 8);
+        // Half the pipe: a READ's file ranges at unaligned offsets, from several sources, and
+        // the header take more slots than their pages; near the full pipe (248 of 256
+        // pages) three READs in four did not fit and were copied, 2-4x slower cold.
+        this.maxPages = this.maxPagesAsked ?? Math.min(MAX_PAGES, size / 4096 / 2);
         return;
       } catch (e) {
         last = e;

@@ -6,6 +6,7 @@ import {
   inBandSampleEntry,
   parameterSetsOf,
 } from '../isobmff/parameter-sets.js';
+import { type Limits, type MemoryBudget, resolveLimits, SAMPLE_TABLE_BYTES_PER_SAMPLE } from '../limits.js';
 import type { Movie, SampleDescription, Track } from '../model/movie.js';
 import { type SampleTable, SampleTableBuilder } from '../model/sample-table.js';
 import type { Source } from '../sources/source.js';
@@ -52,9 +53,16 @@ export interface Composition {
  * (moved the same way), and a track shorter than the piece gets an empty edit so every
  * track of the next piece starts at the same presentation time.
  */
-export function buildComposition(pieces: readonly (readonly TrackPiece[])[], timescale: number, maxSamples: number): Composition {
+export function buildComposition(
+  pieces: readonly (readonly TrackPiece[])[],
+  timescale: number,
+  maxSamples: number,
+  opts: { limits?: Partial<Limits>; budget?: MemoryBudget } = {},
+): Composition {
+  const limits = resolveLimits({ maxSamplesPerTrack: maxSamples, ...opts.limits });
   const first = pieces[0];
   if (!first || first.length === 0) throw new VvfError('USAGE', 'nothing to compose: no tracks selected');
+  checkModelLimits(pieces, limits);
   for (const [p, piece] of pieces.entries()) {
     if (piece.length !== first.length) {
       throw new VvfError(
@@ -85,10 +93,15 @@ export function buildComposition(pieces: readonly (readonly TrackPiece[])[], tim
   };
 
   const single = pieces.length === 1;
+  // Once per piece, not once per piece and track: with many tracks that was quadratic.
+  const lengths = pieces.map((piece) => pieceLength(piece, timescale));
   const tracks: OutputTrack[] = first.map((tp, t) => {
-    const builder = new SampleTableBuilder(maxSamples, { path: `track ${t + 1}` });
-    builder.expect(pieces.reduce((n, piece) => n + piece[t]!.range.end - piece[t]!.range.first, 0));
+    const builder = new SampleTableBuilder(limits.maxSamplesPerTrack, { path: `track ${t + 1}` });
+    const count = pieces.reduce((n, piece) => n + piece[t]!.range.end - piece[t]!.range.first, 0);
+    opts.budget?.charge(count * SAMPLE_TABLE_BYTES_PER_SAMPLE, `the sample table of output track ${t + 1} (${count} samples)`);
+    builder.expect(count);
     const descriptions: SampleDescription[] = [];
+    const descriptionIds = new Map<string, number>();
     const edits: Edit[] = [];
     // Where the next piece's samples may start decoding, and where the media presented so
     // far ends (past the decode end with B-frames): pieces must not overlap in media time,
@@ -98,7 +111,7 @@ export function buildComposition(pieces: readonly (readonly TrackPiece[])[], tim
     for (const [p, piece] of pieces.entries()) {
       const { movie, track, range } = piece[t]!;
       const pieceEdits = piece[t]!.edits ?? presentationEdits(track, timescale);
-      const descMap = mapDescriptions(track.descriptions, descriptions);
+      const descMap = mapDescriptions(track.descriptions, descriptions, descriptionIds);
       const srcMap = movie.sources.map(indexOf);
       const s = track.samples;
       // Typed arrays held in locals: these loops run once per sample of the output.
@@ -138,7 +151,7 @@ export function buildComposition(pieces: readonly (readonly TrackPiece[])[], tim
       for (const e of pieceEdits) edits.push({ mediaTime: e.mediaTime === -1 ? -1 : e.mediaTime + shift, duration: e.duration });
       // Pad to the piece's length so the next piece starts together on every track.
       if (p < pieces.length - 1) {
-        const length = pieceLength(piece, timescale);
+        const length = lengths[p] ?? 0;
         const mine = editsDuration(pieceEdits);
         if (length > mine) edits.push({ mediaTime: -1, duration: length - mine });
       }
@@ -168,17 +181,60 @@ export function buildComposition(pieces: readonly (readonly TrackPiece[])[], tim
   return { timescale, sources, tracks };
 }
 
+/**
+ * What the composition will hold, counted from the pieces' sample ranges before anything is
+ * allocated: samples per output track, and bytes of the output. The cost of checking is
+ * one pass over the selected sizes, which composing takes anyway.
+ */
+function checkModelLimits(pieces: readonly (readonly TrackPiece[])[], limits: Limits): void {
+  const tracks = pieces[0]?.length ?? 0;
+  if (tracks > limits.maxTracks) {
+    throw new VvfError('STRUCTURE_LIMIT', `${tracks} output tracks (limit maxTracks: ${limits.maxTracks})`);
+  }
+  let bytes = 0;
+  for (let t = 0; t < tracks; t++) {
+    let samples = 0;
+    for (const piece of pieces) {
+      const tp = piece[t];
+      if (!tp) continue;
+      const { first, end } = tp.range;
+      samples += end - first;
+      const size = tp.track.samples.size;
+      for (let i = first; i < end; i++) bytes += size[i] ?? 0;
+    }
+    if (samples > limits.maxSamplesPerTrack) {
+      throw new VvfError(
+        'SAMPLE_LIMIT',
+        `output track ${t + 1} would have ${samples} samples (limit maxSamplesPerTrack: ${limits.maxSamplesPerTrack})`,
+      );
+    }
+    if (bytes > limits.maxOutputBytes) {
+      throw new VvfError(
+        'STRUCTURE_LIMIT',
+        `the file would pass ${limits.maxOutputBytes} bytes of samples (limit maxOutputBytes)`,
+      );
+    }
+  }
+}
+
 /** A piece lasts as long as its longest track. */
 function pieceLength(piece: readonly TrackPiece[], timescale: number): number {
   return Math.max(...piece.map((tp) => editsDuration(tp.edits ?? presentationEdits(tp.track, timescale))));
 }
 
-/** Maps a source track's description indexes (1-based) to the output's, sharing identical entries. */
-function mapDescriptions(from: readonly SampleDescription[], into: SampleDescription[]): number[] {
+/**
+ * Maps a source track's description indexes (1-based) to the output's, sharing identical
+ * entries; `ids` finds an entry by its bytes, so thousands of pieces with their own entries
+ * (chunks encoded apart) cost no scan of the entries so far.
+ */
+function mapDescriptions(from: readonly SampleDescription[], into: SampleDescription[], ids: Map<string, number>): number[] {
   return from.map((d) => {
-    const same = into.findIndex((o) => o.bytes.length === d.bytes.length && Buffer.from(o.bytes).equals(Buffer.from(d.bytes)));
-    if (same >= 0) return same + 1;
-    return into.push(d);
+    const key = Buffer.from(d.bytes.buffer, d.bytes.byteOffset, d.bytes.byteLength).toString('base64');
+    const same = ids.get(key);
+    if (same !== undefined) return same;
+    const id = into.push(d);
+    ids.set(key, id);
+    return id;
   });
 }
 

@@ -11,12 +11,18 @@ export interface Edit {
   duration: number;
 }
 
+// Sample tables do not change once built; a recipe asks for the same track's end once per piece and track.
+const ends = new WeakMap<object, number>();
+
 /** Composition time just past the last presented sample: where presentation of the media ends. */
 export function compositionEnd(track: Track): number {
   const s = track.samples;
+  const known = ends.get(s);
+  if (known !== undefined) return known;
   let end = 0;
   for (let i = 0; i < s.count; i++)
     end = Math.max(end, (s.decodeTime[i] ?? 0) + (s.compositionOffset[i] ?? 0) + (s.duration[i] ?? 0));
+  ends.set(s, end);
   return end;
 }
 

@@ -1,4 +1,5 @@
 import { VvfError } from '../errors.js';
+import { type Limits, type MemoryBudget, resolveLimits } from '../limits.js';
 import type { Movie, Track } from '../model/movie.js';
 import { summarizeTrack } from '../model/summary.js';
 import { buildComposition, type Composition, type TrackPiece } from './composition.js';
@@ -13,6 +14,29 @@ export type MovieOpener = (source: string, representation?: string) => Promise<M
 export interface ComposeOptions {
   open: MovieOpener;
   maxSamplesPerTrack: number;
+  /** Pieces, tracks, samples and output bytes a recipe may ask for (defaults: `defaultLimits`). */
+  limits?: Partial<Limits>;
+  /** Memory the compile may still take; the output's sample tables are charged to it. */
+  budget?: MemoryBudget;
+}
+
+/**
+ * Checks what a recipe asks for against the limits before any source is opened: pieces,
+ * and track references per piece (each selects at least one track, so more references
+ * than maxTracks means more output tracks than that).
+ */
+export function checkRecipeLimits(recipe: Recipe, limits: Limits): void {
+  if (recipe.pieces.length > limits.maxPieces) {
+    throw new VvfError('STRUCTURE_LIMIT', `the recipe has ${recipe.pieces.length} pieces (limit maxPieces: ${limits.maxPieces})`);
+  }
+  for (const [p, piece] of recipe.pieces.entries()) {
+    if (piece.tracks.length > limits.maxTracks) {
+      throw new VvfError(
+        'STRUCTURE_LIMIT',
+        `piece ${p + 1} lists ${piece.tracks.length} tracks (limit maxTracks: ${limits.maxTracks})`,
+      );
+    }
+  }
 }
 
 /**
@@ -20,6 +44,8 @@ export interface ComposeOptions {
  * piece to its time range and plays the pieces one after another.
  */
 export async function composeRecipe(recipe: Recipe, opts: ComposeOptions): Promise<Composition> {
+  const limits = resolveLimits({ maxSamplesPerTrack: opts.maxSamplesPerTrack, ...opts.limits });
+  checkRecipeLimits(recipe, limits);
   const movies = new Map<string, Promise<Movie>>();
   const movieFor = (ref: TrackRef): Promise<Movie> => {
     const key = `${ref.source}\u0000${ref.representation ?? ''}`;
@@ -37,11 +63,21 @@ export async function composeRecipe(recipe: Recipe, opts: ComposeOptions): Promi
       const movie = await movieFor(ref);
       for (const track of selectTracks(movie, ref)) tracks.push({ movie, track });
     }
+    // Before the next piece's sources are opened.
+    if (tracks.length > limits.maxTracks) {
+      throw new VvfError(
+        'STRUCTURE_LIMIT',
+        `piece ${selected.length + 1} selects ${tracks.length} tracks (limit maxTracks: ${limits.maxTracks})`,
+      );
+    }
     selected.push(tracks);
   }
   const timescale = movieTimescaleFor(selected.flat().map((s) => s.track));
   const pieces = selected.map((tracks, p) => clipPiece(tracks, recipe.pieces[p]!, timescale));
-  return buildComposition(pieces, timescale, opts.maxSamplesPerTrack);
+  return buildComposition(pieces, timescale, limits.maxSamplesPerTrack, {
+    limits,
+    ...(opts.budget ? { budget: opts.budget } : {}),
+  });
 }
 
 /** The tracks a reference names: by id, the best of a kind, or all. */
@@ -59,9 +95,20 @@ export function selectTracks(movie: Movie, ref: TrackRef): Track[] {
     const candidates = movie.tracks.filter((x) => x.kind === ref.kind);
     if (candidates.length === 0) throw new VvfError('USAGE', `${ref.source} has no ${ref.kind} track`);
     // The best of several (DASH renditions): the highest bitrate.
-    return [candidates.reduce((best, t) => (summarizeTrack(t).bitrate > summarizeTrack(best).bitrate ? t : best))];
+    return [candidates.reduce((best, t) => (bitrateOf(t) > bitrateOf(best) ? t : best))];
   }
   return movie.tracks;
+}
+
+// A summary walks the track's samples; a recipe names the same track once per piece.
+const bitrates = new WeakMap<Track, number>();
+function bitrateOf(track: Track): number {
+  let b = bitrates.get(track);
+  if (b === undefined) {
+    b = summarizeTrack(track).bitrate;
+    bitrates.set(track, b);
+  }
+  return b;
 }
 
 /**

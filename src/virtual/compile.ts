@@ -5,12 +5,15 @@ import { layoutProgressive } from '../compose/progressive.js';
 import type { Recipe } from '../compose/recipe.js';
 import { composeRecipe } from '../compose/resolve.js';
 import { openMovie } from '../demux/open-movie.js';
-import { type Limits, resolveLimits } from '../limits.js';
+import { type Limits, MemoryBudget, resolveLimits, SAMPLE_TABLE_BYTES_PER_SAMPLE } from '../limits.js';
 import type { Movie } from '../model/movie.js';
 import { openSource } from '../sources/open-source.js';
 import type { Source } from '../sources/source.js';
 import { refOf, type SourceResolver } from './source-ref.js';
 import { VirtualFile } from './virtual-file.js';
+
+// stsz, stts/ctts runs and stco (about 12 bytes a sample at most) and an extent of 20 bytes per run of samples.
+const LAYOUT_BYTES_PER_SAMPLE = 32;
 
 export interface CompileOptions {
   limits?: Partial<Limits>;
@@ -61,9 +64,13 @@ export async function compileRecipe(recipe: Recipe, opts: CompileOptions = {}): 
   const demuxed = () => new Set(movies.flatMap((m) => m.sources));
   let composition: Composition;
   let layout: FileLayout;
+  // What this compile holds in sample tables and extents, against maxCompileBytes.
+  const budget = new MemoryBudget(limits.maxCompileBytes);
   try {
     composition = await composeRecipe(recipe, {
       maxSamplesPerTrack: limits.maxSamplesPerTrack,
+      limits,
+      budget,
       open: async (source, representation) => {
         const m = await openMovie(source, {
           limits,
@@ -71,9 +78,16 @@ export async function compileRecipe(recipe: Recipe, opts: CompileOptions = {}): 
           ...(representation ? { representations: [representation] } : {}),
         });
         movies.push(m);
+        let samples = 0;
+        for (const t of m.tracks) samples += t.samples.count;
+        budget.charge(samples * SAMPLE_TABLE_BYTES_PER_SAMPLE, `the sample tables of ${source} (${samples} samples)`);
         return m;
       },
     });
+    // The layout's header boxes and extents: a few columns per output sample, at most.
+    let outputSamples = 0;
+    for (const t of composition.tracks) outputSamples += t.samples.count;
+    budget.charge(outputSamples * LAYOUT_BYTES_PER_SAMPLE, `the layout of ${outputSamples} samples`);
     layout = layoutProgressive(composition, opts.chunkSeconds !== undefined ? { chunkSeconds: opts.chunkSeconds } : {});
   } catch (e) {
     await closeEach(demuxed());

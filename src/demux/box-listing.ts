@@ -23,6 +23,9 @@ export interface ListedBox {
   children?: ListedBox[];
 }
 
+/** Payload bytes up to which a box vvf does not parse is shown as hex. */
+const SHOW_OPAQUE_BYTES = 32;
+
 /** How much of each table a listing shows. */
 export interface ListOptions {
   /** Entries shown from each end of a table (default 5). */
@@ -116,7 +119,14 @@ function walk(node: BoxNode, ctx: TimeContext, timescales: Map<number, number>, 
     out.children = node.children.map((c) => walk(c, inner, timescales, shown));
     return out;
   }
-  if (node.kind === 'opaque') return out;
+  if (node.kind === 'opaque') {
+    // Small boxes vvf does not parse (vmhd, smhd, dref, …) show their payload, as MP4Box does.
+    const payload = node.bytes.subarray(node.header.headerSize);
+    if (payload.length > 0 && payload.length <= SHOW_OPAQUE_BYTES && node.type !== 'free' && node.type !== 'skip') {
+      out.fields = { data: Array.from(payload, (b) => b.toString(16).padStart(2, '0')).join(' ') };
+    }
+    return out;
+  }
   const d = describeBox(node.type, node.box, ctx);
   out.fields = d.fields;
   if (d.table) {

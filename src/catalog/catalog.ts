@@ -5,12 +5,15 @@ import type { Source } from '../sources/source.js';
 import { SourcePolicy } from '../sources/source-policy.js';
 import type { MetadataStore } from '../store/metadata-store.js';
 import { compileRecipe } from '../virtual/compile.js';
+import { resolveWith } from '../virtual/source-ref.js';
+import { VirtualFile } from '../virtual/virtual-file.js';
+import { defaultCompileWorkers, replyError, sharedCompilePool } from './compile-pool.js';
 import type { CatalogConfig } from './config.js';
 import { instrumentSource, sourceMetrics } from './instrument.js';
 import { MetricsRegistry } from './metrics.js';
 import { openStore } from './open-store.js';
 import { recipeId } from './recipe-id.js';
-import { type Registered, Registry } from './registry.js';
+import { type CompiledFile, type Registered, Registry } from './registry.js';
 import { RootPaths } from './root-paths.js';
 
 export interface CatalogOptions {
@@ -52,7 +55,21 @@ export class Catalog {
     this.cacheLookups = metrics.counter('vvf_metadata_cache_total', 'Compiled-file lookups, by result (hit, miss).');
     const open = async (spec: string) => instrumentSource(await this.policy.open(spec), reads);
     this.openSource = open;
-    this.registry = new Registry((recipe) => compileRecipe(recipe, { openSource: open }), {
+    const workers = config.compileWorkers ?? defaultCompileWorkers();
+    const pool = workers > 0 ? sharedCompilePool({ workers, heapMb: config.compileHeapMb ?? 2048 }) : undefined;
+    const policy = { roots: config.roots, origins: config.origins, sourceTimeoutMs: config.sourceTimeoutMs };
+    const compile = async (recipe: Recipe): Promise<CompiledFile> => {
+      if (pool === undefined) return compileRecipe(recipe, { openSource: open });
+      const reply = await pool.compile(recipe, policy);
+      // The worker's source reads count as this process's.
+      for (const seconds of reply.reads) reads.reads.observe(seconds);
+      for (const code of reply.errors) reads.errors.inc({ code });
+      if (!reply.ok) throw replyError(reply);
+      // Sources open here only as reads need them, each checked against the validator the worker saw.
+      const file = VirtualFile.deserialize(reply.compiled, resolveWith(open));
+      return { file, close: () => file.close() };
+    };
+    this.registry = new Registry(compile, {
       ...(store ? { store } : {}),
       open,
       // Local files only: a stat is cheap; an HTTP source's validator is checked on every response anyway.

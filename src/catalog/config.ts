@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { VvfError } from '../errors.js';
 import { redactUrl } from '../sources/redact-url.js';
+import { defaultCompileWorkers } from './compile-pool.js';
 import type { SettingsSpec } from './settings.js';
 
 /**
@@ -24,6 +25,13 @@ export interface CatalogConfig {
   redisUrl?: string;
   /** Bytes of compiled files kept in memory in front of the store. */
   memoryCacheBytes: number;
+  /**
+   * Worker threads compiling recipes, so that a heavy compile never holds up the event loop
+   * (see compile-pool.ts for the measurements); 0 compiles on the main thread.
+   */
+  compileWorkers?: number;
+  /** Heap of each compile worker, in MiB: a compile that needs more fails with METADATA_LIMIT. */
+  compileHeapMb?: number;
 }
 
 export const defaultCatalogConfig: Readonly<CatalogConfig> = Object.freeze({
@@ -31,6 +39,8 @@ export const defaultCatalogConfig: Readonly<CatalogConfig> = Object.freeze({
   origins: [],
   sourceTimeoutMs: 10_000,
   memoryCacheBytes: 256 * 1024 * 1024,
+  compileWorkers: defaultCompileWorkers(),
+  compileHeapMb: 2048,
 });
 
 export const catalogSettings: SettingsSpec<CatalogConfig> = {
@@ -41,8 +51,10 @@ export const catalogSettings: SettingsSpec<CatalogConfig> = {
     VVF_STORE: 'storePath',
     VVF_REDIS: 'redisUrl',
     VVF_MEMORY_CACHE_BYTES: 'memoryCacheBytes',
+    VVF_COMPILE_WORKERS: 'compileWorkers',
+    VVF_COMPILE_HEAP_MB: 'compileHeapMb',
   },
-  numbers: new Set(['sourceTimeoutMs', 'memoryCacheBytes']),
+  numbers: new Set(['sourceTimeoutMs', 'memoryCacheBytes', 'compileWorkers', 'compileHeapMb']),
   lists: new Set(['roots', 'origins']),
   optional: new Set(['storePath', 'redisUrl']),
 };

@@ -1,7 +1,7 @@
 // Log levels (issue 11, G.18): every line has a level; --log-level / VVF_LOG_LEVEL drops the
 // less severe ones; a request's line is info, warn when cut short, error for a 5xx.
 import assert from 'node:assert/strict';
-import { readdirSync, truncateSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startServer } from '../../src/server/app.js';
@@ -26,9 +26,14 @@ test('each level keeps its own lines and the more severe ones', async () => {
       files.push((await reg.json()) as { url: string; size: number });
       await (await fetch(`${server.url}/v/nothing.mp4`)).arrayBuffer();
     }
-    // Every media segment cut short under the servers: reading samples now fails (502), an error line.
-    for (const name of readdirSync(join(root, 'dash')).filter((n) => n.startsWith('chunk-')))
-      truncateSync(join(root, 'dash', name), 10);
+    // Every media segment replaced by a folder: the file is compiled again (its sources changed)
+    // and that fails on a source that cannot be read (502), an error line.
+    for (const name of readdirSync(join(root, 'dash')).filter((n) => n.startsWith('chunk-'))) {
+      rmSync(join(root, 'dash', name));
+      mkdirSync(join(root, 'dash', name));
+    }
+    // Sources are stat'ed at most once a second.
+    await new Promise((r) => setTimeout(r, 1100));
     for (const { url, size } of files) {
       const res = await fetch(url, { headers: { range: `bytes=${size - 100}-` } });
       await res.arrayBuffer().catch(() => undefined);
@@ -46,7 +51,7 @@ test('each level keeps its own lines and the more severe ones', async () => {
   assert.ok(seen.info!.some((l) => l.msg === 'request' && l.status === 404 && l.level === 'info'));
   assert.deepEqual(levels('warn'), ['error']);
   assert.deepEqual(levels('error'), ['error']);
-  assert.ok(seen.error!.every((l) => l.status === 502 && (l.error as { code: string }).code === 'SOURCE_CHANGED'));
+  assert.ok(seen.error!.every((l) => l.status === 502 && (l.error as { code: string }).code === 'SOURCE_UNREACHABLE'));
 });
 
 test('vvf serve --log-level and VVF_LOG_LEVEL; every stdout line is JSON with a level', async () => {

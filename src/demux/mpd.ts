@@ -85,8 +85,14 @@ type Addressing = 'SegmentTemplate' | 'SegmentList' | 'SegmentBase';
 // When one level holds several (invalid), the most specific kind wins.
 const ADDRESSING: readonly Addressing[] = ['SegmentTemplate', 'SegmentList', 'SegmentBase'];
 const PROTOCOLS = new Set(['http:', 'https:', 'file:']);
-// The per-representation cap is maxSegments; the whole manifest may hold a few times that.
+// The per-representation cap is maxSegments; the whole manifest may hold maxManifestSegments,
+// and never more than a few times maxSegments (so that lowering one lowers both).
 const TOTAL_SEGMENTS_FACTOR = 4;
+
+/** Segments (and SegmentTimeline entries) a whole manifest may hold. */
+function manifestCap(limits: Limits): number {
+  return Math.min(limits.maxManifestSegments, limits.maxSegments * TOTAL_SEGMENTS_FACTOR);
+}
 
 interface Context {
   source: string;
@@ -118,8 +124,8 @@ interface TimelineRun {
  *
  * Throws VvfError: MANIFEST_INVALID (malformed XML or values), UNKNOWN_FORMAT (root is not MPD),
  * UNSUPPORTED (dynamic manifests without a finite timeline, xlink remote elements),
- * STRUCTURE_LIMIT (more than `maxSegments` segments in a representation, or four times that in the
- * manifest), METADATA_LIMIT (text longer than `maxManifestBytes`), NUMBER_TOO_LARGE.
+ * STRUCTURE_LIMIT (more than `maxSegments` segments in a representation, or `maxManifestSegments`
+ * (at most four times maxSegments) in the manifest), METADATA_LIMIT (text longer than `maxManifestBytes`), NUMBER_TOO_LARGE.
  */
 export function parseMpd(xml: string, manifestUrl: string, limits?: Partial<Limits>): MpdManifest {
   const lim = resolveLimits(limits);
@@ -542,10 +548,10 @@ function timelineRuns(
   if (ss.length > max) throw segmentLimit(ss.length, ctx, path);
   // S elements that make no segment (a negative @r up to an equal @t) still cost time.
   ctx.timelineEntries += ss.length;
-  if (ctx.timelineEntries > max * TOTAL_SEGMENTS_FACTOR) {
+  if (ctx.timelineEntries > manifestCap(ctx.limits)) {
     throw new VvfError(
       'STRUCTURE_LIMIT',
-      `the manifest's SegmentTimelines hold more than ${max * TOTAL_SEGMENTS_FACTOR} entries`,
+      `the manifest's SegmentTimelines hold more than ${manifestCap(ctx.limits)} entries (limit maxManifestSegments)`,
       {
         source: ctx.source,
         path,
@@ -606,11 +612,15 @@ function timelineRuns(
 function reserve(n: number, ctx: Context, path: string): void {
   const max = ctx.limits.maxSegments;
   if (n > max) throw segmentLimit(n, ctx, path);
-  if (ctx.total + n > max * TOTAL_SEGMENTS_FACTOR) {
-    throw new VvfError('STRUCTURE_LIMIT', `the manifest lists more than ${max * TOTAL_SEGMENTS_FACTOR} segments`, {
-      source: ctx.source,
-      path,
-    });
+  if (ctx.total + n > manifestCap(ctx.limits)) {
+    throw new VvfError(
+      'STRUCTURE_LIMIT',
+      `the manifest lists more than ${manifestCap(ctx.limits)} segments (limit maxManifestSegments)`,
+      {
+        source: ctx.source,
+        path,
+      },
+    );
   }
   ctx.total += n;
 }
@@ -629,7 +639,7 @@ function checkNumbers(startNumber: number, count: number, ctx: Context, path: st
 }
 
 function segmentLimit(n: number | bigint, ctx: Context, path: string): VvfError {
-  return new VvfError('STRUCTURE_LIMIT', `${n} segments exceed the limit of ${ctx.limits.maxSegments}`, {
+  return new VvfError('STRUCTURE_LIMIT', `${n} segments exceed the limit of ${ctx.limits.maxSegments} (limit maxSegments)`, {
     source: ctx.source,
     path,
   });

@@ -104,6 +104,25 @@ describe('recipe limits, checked before composing', () => {
     });
     await compiled.close();
     assert.equal(opens, 1);
+    // A DASH manifest: its manifest and segments are opened as often for 30 pieces as for one.
+    const f = (await ensureFixtures()).find((x) => x.name === 'dash-template-time');
+    assert.ok(f);
+    const opensFor = async (pieces: number) => {
+      let n = 0;
+      const tracks = [
+        { source: f.input, kind: 'video' },
+        { source: f.input, kind: 'audio' },
+      ];
+      const c = await compileRecipe(parseRecipe({ pieces: Array.from({ length: pieces }, () => ({ tracks })) }), {
+        openSource: (s) => {
+          n++;
+          return openSource(s);
+        },
+      });
+      await c.close();
+      return n;
+    };
+    assert.equal(await opensFor(30), await opensFor(1));
   });
 });
 

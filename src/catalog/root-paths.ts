@@ -21,7 +21,11 @@ export class RootPaths {
         // A root that does not exist (yet) has no real path to hide.
       }
     }
-    this.prefixes = [...all].map((r) => (r.endsWith(sep) ? r : r + sep)).sort((a, b) => b.length - a.length);
+    this.prefixes = [...all]
+      .map((r) => (r.endsWith(sep) ? r : r + sep))
+      // A root of `/` has nothing to hide, and stripping its prefix would strip every separator.
+      .filter((r) => r !== sep)
+      .sort((a, b) => b.length - a.length);
   }
 
   /** A path relative to the root holding it; a path under no root is returned as it is. */

@@ -22,6 +22,8 @@ export const serveUsage = `  serve [options]                       serve virtual
       --register <recipe.json>          register a recipe at start and print its URL; repeatable
       --mount <dir>                     also mount the same files there (see vvf mount), one catalog for both
       --cors <origin | *>               pages of this origin may read the files (CORS); repeatable (VVF_CORS=a,b)
+                                        writes (POST, DELETE /v) need VVF_ADMIN_TOKEN as a bearer token when it is set,
+                                        else come from loopback clients only
       --log-level <level>               debug, info (default), warn or error: least severe JSON log line written (VVF_LOG_LEVEL)`;
 
 export async function serve(args: string[]): Promise<number> {

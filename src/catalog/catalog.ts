@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { type Recipe, resolveRecipePaths } from '../compose/recipe.js';
+import { VvfError } from '../errors.js';
 import { currentValidator } from '../sources/file-source.js';
 import type { Source } from '../sources/source.js';
 import { SourcePolicy } from '../sources/source-policy.js';
@@ -94,9 +95,15 @@ export class Catalog {
 
   /** The registered file for a recipe, compiling it on first use; counts cache hits. */
   async fileFor(recipe: Recipe): Promise<Registered> {
-    const known = await this.registry.get(recipeId(recipe));
+    let known: Registered | undefined;
+    try {
+      known = await this.registry.get(recipeId(recipe));
+    } catch (e) {
+      // The store is down: a file asked for by its recipe is compiled and served all the same.
+      if (!(e instanceof VvfError && e.code === 'STORE_UNAVAILABLE')) throw e;
+    }
     this.cacheLookups.inc({ result: known ? 'hit' : 'miss' });
-    return known ?? this.registered(await this.registry.register(recipe));
+    return known ?? this.registered(await this.registry.register(recipe, { storeOptional: true }));
   }
 
   /**

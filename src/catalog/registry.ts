@@ -101,12 +101,23 @@ export class Registry {
     private readonly opts: RegistryOptions = {},
   ) {}
 
-  /** Registers a recipe, compiling it unless this or another instance already has. */
-  async register(recipe: Recipe): Promise<Registered> {
+  /**
+   * Registers a recipe, compiling it unless this or another instance already has. With
+   * `storeOptional`, a store that is down (STORE_UNAVAILABLE) does not fail it: the file is
+   * compiled and held in memory only (a signed or /dash/ URL needs no registration to be
+   * served; an explicit registration should fail instead, so it is not the default).
+   */
+  async register(recipe: Recipe, opts: { storeOptional?: boolean } = {}): Promise<Registered> {
     const id = recipeId(recipe);
-    const known = await this.get(id, { recheck: true });
+    let known: Registered | undefined;
+    try {
+      known = await this.get(id, { recheck: true });
+    } catch (e) {
+      if (!(opts.storeOptional && storeDown(e))) throw e;
+      known = this.files.get(id);
+    }
     if (known) return known;
-    return (await this.once(id, () => this.compileAndStore(id, recipe))) as Registered;
+    return (await this.once(id, () => this.compileAndStore(id, recipe, undefined, opts.storeOptional))) as Registered;
   }
 
   /**
@@ -136,7 +147,7 @@ export class Registry {
       } catch (e) {
         // The store is down: what this instance holds is still exactly the file it compiled, so
         // serving it beats refusing (a delete made elsewhere meanwhile shows once the store is back).
-        if (isVvfError(e) && e.code === 'STORE_UNAVAILABLE') return known;
+        if (storeDown(e)) return known;
         throw e;
       }
       if (there) {
@@ -256,7 +267,7 @@ export class Registry {
    * the layout is the same (only the sources' validators moved), the new file keeps the
    * previous etag and date, so clients' caches and If-Range stay good.
    */
-  private async compileAndStore(id: string, recipe: Recipe, previous?: Previous): Promise<Registered> {
+  private async compileAndStore(id: string, recipe: Recipe, previous?: Previous, storeOptional = false): Promise<Registered> {
     let { file, close } = await this.compile(recipe);
     let created = Date.now();
     if (previous && this.opts.open) {
@@ -290,8 +301,10 @@ export class Registry {
     try {
       await this.opts.store?.put({ id, recipe, created: entry.created.getTime(), compiled: file.serialize() });
     } catch (e) {
-      await close();
-      throw e;
+      if (!(storeOptional && storeDown(e))) {
+        await close();
+        throw e;
+      }
     }
     this.files.set(id, entry);
     this.stale.delete(id);
@@ -317,4 +330,8 @@ function etagOf(compiled: Uint8Array): string {
   } catch {
     return '';
   }
+}
+
+function storeDown(e: unknown): boolean {
+  return isVvfError(e) && e.code === 'STORE_UNAVAILABLE';
 }

@@ -68,6 +68,10 @@ test('with Redis down, held files are served, the outage is 503 STORE_UNAVAILABL
   assert.equal(other.headers.get('retry-after'), '5');
   assert.equal((JSON.parse(text) as { error: string }).error, 'STORE_UNAVAILABLE');
   assert.ok(!text.includes('127.0.0.1') && !text.includes(String(redis.port)), `no Redis host in ${text}`);
+  // A file asked for by its recipe (here a manifest under /dash/) needs no registration: it is
+  // compiled and served, and held in memory until the store is back.
+  const dash = await fetch(`${server.url}/dash/dash/manifest.mpd.mp4`, { headers: { range: 'bytes=0-99' } });
+  assert.equal(dash.status, 206, await dash.clone().text());
   const listing = await fetch(`${server.url}/v`);
   assert.equal(listing.status, 503);
   assert.ok(!(await listing.text()).includes(String(redis.port)));

@@ -36,7 +36,13 @@ export async function openMovie(input: string, options: OpenMovieOptions = {}): 
   const source = await open(input);
   let movie: Movie;
   try {
-    const found = sniffInput(await source.read(0, Math.min(source.size, SNIFF_BYTES)), source.size);
+    // Eight bytes tell an MP4 by its first box: a virtual file's header may be shorter than
+    // SNIFF_BYTES, and reading past it would read its sources for nothing.
+    const first = sniffInput(await source.read(0, Math.min(source.size, 8)), source.size);
+    const found =
+      first.kind === 'mp4' || first.kind === 'empty'
+        ? first
+        : sniffInput(await source.read(0, Math.min(source.size, SNIFF_BYTES)), source.size);
     if (found.kind === 'xml') {
       movie = await openManifest(source, input, limits, open, options.representations);
     } else if (found.kind === 'mp4') {

@@ -1,0 +1,154 @@
+// FragmentedPresentation: a composition as fragmented MP4, one track per output — init and media segments, or one file with a sidx — laid out on request.
+import { VvfError } from '../errors.js';
+import type { Composition, OutputTrack } from './composition.js';
+import { fragmentBoxes, initSegmentBytes, STYP_BYTES, sidxBytes } from './fragmented-boxes.js';
+import { DEFAULT_SEGMENT_SECONDS, planSegments, type SegmentPlan } from './fragmented-plan.js';
+import { type FileLayout, LayoutBuilder } from './layout.js';
+import type { TimeValue } from './recipe.js';
+
+/** Identifies the layouts in etags: bump when the bytes vvf writes for the same input change. */
+export const FRAGMENTED_FORMAT = 'mp4-fragmented-1';
+
+/** Options of {@link FragmentedPresentation}. */
+export interface FragmentedOptions {
+  /** Target segment duration in seconds (default 4): segments start at the first keyframe at or after each multiple. */
+  segmentSeconds?: TimeValue;
+}
+
+/** What a face turns a layout into (a VirtualFile over the composition's sources, usually). */
+export type FileMaker<F> = (layout: FileLayout) => F;
+
+/**
+ * One output track of a fragmented presentation: its segment plan, and its init segment,
+ * media segments and single file laid out on request. Each call builds the layout anew
+ * from the composition's sample table: nothing but the plan is kept.
+ */
+export class FragmentedTrack<F = FileLayout> {
+  constructor(
+    readonly track: OutputTrack,
+    readonly plan: SegmentPlan,
+    private readonly composition: Composition,
+    private readonly makeFile: FileMaker<F>,
+  ) {}
+
+  /** Number of media segments. */
+  get segmentCount(): number {
+    return this.plan.count;
+  }
+
+  /** The init segment: ftyp and moov (mvex, no samples). */
+  initLayout(): FileLayout {
+    const b = new LayoutBuilder(this.composition.sources);
+    b.addBytes(initSegmentBytes(this.track, this.composition.timescale));
+    return b.finish(FRAGMENTED_FORMAT, this.contentType);
+  }
+
+  /**
+   * Media segment `i` (0-based): styp, a sidx with one reference, moof (sequence number
+   * i + 1), and mdat whose samples are runs of the sources' bytes.
+   */
+  segmentLayout(i: number): FileLayout {
+    checkIndex(i, this.plan.count);
+    const first = this.plan.starts[i] as number;
+    const end = this.plan.starts[i + 1] as number;
+    const frag = fragmentBoxes(this.track, first, end, i + 1);
+    const b = new LayoutBuilder(this.composition.sources);
+    b.addBytes(STYP_BYTES);
+    b.addBytes(sidxBytes(this.track, this.plan, [frag.size], i, i + 1));
+    b.addBytes(frag.bytes);
+    this.addSamples(b, first, end);
+    return b.finish(FRAGMENTED_FORMAT, this.contentType);
+  }
+
+  /**
+   * The whole track as one file (DASH on-demand profile): the init segment, one sidx
+   * indexing every segment, then each segment's moof and mdat (no styp). Laid out at
+   * once, like a progressive file: its size is exact before a byte is read.
+   */
+  singleFileLayout(): FileLayout {
+    const frags = [];
+    for (let i = 0; i < this.plan.count; i++) {
+      frags.push(fragmentBoxes(this.track, this.plan.starts[i] as number, this.plan.starts[i + 1] as number, i + 1));
+    }
+    const b = new LayoutBuilder(this.composition.sources);
+    b.addBytes(initSegmentBytes(this.track, this.composition.timescale));
+    b.addBytes(
+      sidxBytes(
+        this.track,
+        this.plan,
+        frags.map((f) => f.size),
+        0,
+        this.plan.count,
+      ),
+    );
+    frags.forEach((f, i) => {
+      b.addBytes(f.bytes);
+      this.addSamples(b, this.plan.starts[i] as number, this.plan.starts[i + 1] as number);
+    });
+    return b.finish(FRAGMENTED_FORMAT, this.contentType);
+  }
+
+  /** Byte ranges of the single file's parts: init (ftyp + moov) and the sidx, for SegmentBase (Initialization@range, indexRange). */
+  singleFileRanges(): { init: { start: number; end: number }; index: { start: number; end: number } } {
+    const init = initSegmentBytes(this.track, this.composition.timescale).length;
+    const sizes = new Array<number>(this.plan.count).fill(0);
+    const index = sidxBytes(this.track, this.plan, sizes, 0, this.plan.count).length;
+    return { init: { start: 0, end: init }, index: { start: init, end: init + index } };
+  }
+
+  initFile(): F {
+    return this.makeFile(this.initLayout());
+  }
+
+  segmentFile(i: number): F {
+    return this.makeFile(this.segmentLayout(i));
+  }
+
+  singleFile(): F {
+    return this.makeFile(this.singleFileLayout());
+  }
+
+  private get contentType(): string {
+    return this.track.template.kind === 'audio' ? 'audio/mp4' : 'video/mp4';
+  }
+
+  private addSamples(b: LayoutBuilder, first: number, end: number): void {
+    const s = this.track.samples;
+    const prefixes = this.track.prefixes;
+    for (let i = first; i < end; i++) {
+      const prefix = prefixes.get(i);
+      if (prefix) b.addBytes(prefix);
+      b.addSourceRange(s.sourceIndex[i] as number, s.offset[i] as number, (s.size[i] as number) - (prefix?.length ?? 0));
+    }
+  }
+}
+
+function checkIndex(i: number, count: number): void {
+  if (!Number.isInteger(i) || i < 0 || i >= count) {
+    throw new VvfError('USAGE', `segment ${i} out of range (${count} segments)`);
+  }
+}
+
+/**
+ * A composition as a fragmented presentation, one {@link FragmentedTrack} per output
+ * track. Compiling plans the segments only (a few numbers per segment); init and media
+ * segments are laid out when asked for, and `makeFile` turns each layout into what the
+ * caller serves (a VirtualFile over `composition.sources`).
+ */
+export class FragmentedPresentation<F = FileLayout> {
+  readonly tracks: FragmentedTrack<F>[];
+
+  constructor(
+    readonly composition: Composition,
+    makeFile: FileMaker<F>,
+    opts: FragmentedOptions = {},
+  ) {
+    const seconds = opts.segmentSeconds ?? DEFAULT_SEGMENT_SECONDS;
+    this.tracks = composition.tracks.map((t) => new FragmentedTrack(t, planSegments(t, seconds), composition, makeFile));
+  }
+}
+
+/** A presentation whose files are the layouts themselves. */
+export function layoutFragmented(c: Composition, opts: FragmentedOptions = {}): FragmentedPresentation<FileLayout> {
+  return new FragmentedPresentation(c, (l) => l, opts);
+}

@@ -1,0 +1,209 @@
+// Every fixture as fragmented MP4, one file per track: init + media segments concatenated,
+// and the single-file form, give ffmpeg the source's packets; segments start at keyframes,
+// tfdt runs on, each sidx matches what it indexes; the single file reads back into the same samples.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { ensureFixtures } from '../../scripts/fixtures.js';
+import type { Composition } from '../../src/compose/composition.js';
+import { FragmentedPresentation } from '../../src/compose/fragmented.js';
+import { parseRecipe } from '../../src/compose/recipe.js';
+import { openMovie } from '../../src/demux/open-movie.js';
+import { isNonSync } from '../../src/isobmff/boxes/sample-flags.js';
+import { sidxCodec } from '../../src/isobmff/boxes/sidx.js';
+import { tfdtCodec } from '../../src/isobmff/boxes/tfdt.js';
+import { type TfhdBox, tfhdCodec } from '../../src/isobmff/boxes/tfhd.js';
+import { type TrunBox, trunCodec } from '../../src/isobmff/boxes/trun.js';
+import { type BoxNode, leaf, leaves, nodeSize, parseBoxTree } from '../../src/isobmff/tree.js';
+import { defaultLimits } from '../../src/limits.js';
+import { openSource } from '../../src/sources/open-source.js';
+import { compileRecipe, resolverFor, virtualFileFromLayout } from '../../src/virtual/compile.js';
+import type { VirtualFile } from '../../src/virtual/virtual-file.js';
+import { decodeErrors, type FramePacket, framemd5 } from '../helpers/media.js';
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'vvf-fragmented-'));
+
+/** Same packets relative to each list's first dts (see progressive.test.ts); durations ffmpeg guesses for a last packet are not compared. */
+function samePackets(ours: FramePacket[], theirs: FramePacket[]): string | undefined {
+  if (ours.length !== theirs.length) return `${ours.length} packets, source has ${theirs.length}`;
+  const a0 = ours[0]?.dts ?? 0;
+  const b0 = theirs[0]?.dts ?? 0;
+  for (let i = 0; i < ours.length; i++) {
+    const a = ours[i]!;
+    const b = theirs[i]!;
+    if (a.size !== b.size || a.hash !== b.hash) return `packet ${i}: size/hash ${a.size}/${a.hash} != ${b.size}/${b.hash}`;
+    if (a.dts - a0 !== b.dts - b0) return `packet ${i}: dts ${a.dts - a0} != ${b.dts - b0} (from the first)`;
+    if (a.pts - a0 !== b.pts - b0) return `packet ${i}: pts ${a.pts - a0} != ${b.pts - b0} (from the first dts)`;
+  }
+  return undefined;
+}
+
+function presentationOf(c: Composition): FragmentedPresentation<VirtualFile> {
+  const resolve = resolverFor(c.sources, (spec) => openSource(spec));
+  return new FragmentedPresentation(c, (layout) => virtualFileFromLayout(layout, c.sources, resolve), { segmentSeconds: 1 });
+}
+
+async function bytesOf(file: VirtualFile): Promise<Uint8Array> {
+  return file.read(0, file.size);
+}
+
+function boxes(bytes: Uint8Array): BoxNode[] {
+  return parseBoxTree(bytes, 0, '', { limits: defaultLimits });
+}
+
+interface TrafSamples {
+  tfhd: TfhdBox;
+  decodeTime: number;
+  duration: number;
+  firstNonSync: boolean;
+}
+
+/** The traf of a moof, read back: its decode time, the durations it sums to, and whether its first sample is a keyframe. */
+function trafsOf(moof: BoxNode): TrafSamples[] {
+  assert.equal(moof.kind, 'container');
+  return moof.children
+    .filter((n) => n.type === 'traf')
+    .map((traf) => {
+      const tfhd = leaf(traf, 'tfhd', tfhdCodec)!;
+      const tfdt = leaf(traf, 'tfdt', tfdtCodec)!;
+      let duration = 0;
+      let firstNonSync = false;
+      leaves<TrunBox>(traf, 'trun', trunCodec).forEach((trun, k) => {
+        for (let i = 0; i < trun.sampleCount; i++) duration += trun.durations?.[i] ?? tfhd.defaultSampleDuration ?? 0;
+        if (k === 0) {
+          const flags = trun.firstSampleFlags ?? trun.sampleFlags?.[0] ?? tfhd.defaultSampleFlags ?? 0;
+          firstNonSync = isNonSync(flags);
+        }
+      });
+      return { tfhd, decodeTime: tfdt.baseMediaDecodeTime, duration, firstNonSync };
+    });
+}
+
+describe('fragmented layout of every fixture', async () => {
+  for (const f of await ensureFixtures()) {
+    test(f.name, async () => {
+      const compiled = await compileRecipe(parseRecipe({ tracks: [{ source: f.input }] }));
+      try {
+        const p = presentationOf(compiled.composition);
+        assert.equal(p.tracks.length, f.streams.length);
+        for (const [t, ft] of p.tracks.entries()) {
+          const stream = f.streams[t]!;
+          const init = await bytesOf(ft.initFile());
+          assert.deepEqual(
+            boxes(init).map((b) => b.type),
+            ['ftyp', 'moov'],
+          );
+          const parts: Uint8Array[] = [init];
+          let nextDecode: number | undefined;
+          for (let i = 0; i < ft.segmentCount; i++) {
+            const seg = await bytesOf(ft.segmentFile(i));
+            parts.push(seg);
+            const top = boxes(seg);
+            assert.deepEqual(
+              top.map((b) => b.type),
+              ['styp', 'sidx', 'moof', 'mdat'],
+              `segment ${i}`,
+            );
+            const sidx = leaf(top, 'sidx', sidxCodec)!;
+            assert.equal(sidx.references.length, 1);
+            assert.equal(sidx.references[0]!.referencedSize, nodeSize(top[2]!) + top[3]!.header.size, `segment ${i}: sidx size`);
+            assert.equal(
+              sidx.references[0]!.subsegmentDuration,
+              ft.plan.presentationTimes[i + 1]! - ft.plan.presentationTimes[i]!,
+              `segment ${i}: sidx duration`,
+            );
+            assert.equal(sidx.earliestPresentationTime, ft.plan.presentationTimes[i]);
+            const trafs = trafsOf(top[2]!);
+            assert.ok(!trafs[0]!.firstNonSync, `segment ${i} starts with a keyframe`);
+            for (const traf of trafs) {
+              assert.ok(traf.tfhd.flags & 0x20000, 'default-base-is-moof');
+              if (nextDecode !== undefined) assert.equal(traf.decodeTime, nextDecode, `segment ${i}: tfdt continues`);
+              nextDecode = traf.decodeTime + traf.duration;
+            }
+          }
+          const joined = join(dir, `${f.name}-${t}.mp4`);
+          writeFileSync(joined, Buffer.concat(parts));
+          const single = ft.singleFile();
+          const singleBytes = await bytesOf(single);
+          assert.equal(singleBytes.length, single.size);
+          const singlePath = join(dir, `${f.name}-${t}-single.mp4`);
+          writeFileSync(singlePath, singleBytes);
+          const top = boxes(singleBytes);
+          assert.deepEqual(
+            top.slice(0, 3).map((b) => b.type),
+            ['ftyp', 'moov', 'sidx'],
+          );
+          const sidx = leaf(top, 'sidx', sidxCodec)!;
+          assert.equal(sidx.references.length, ft.segmentCount);
+          const frags = top.slice(3);
+          sidx.references.forEach((r, i) => {
+            assert.equal(
+              r.referencedSize,
+              nodeSize(frags[2 * i]!) + frags[2 * i + 1]!.header.size,
+              `single file: sidx size ${i}`,
+            );
+          });
+          const ranges = ft.singleFileRanges();
+          assert.equal(ranges.index.start, nodeSize(top[0]!) + nodeSize(top[1]!));
+          assert.equal(ranges.index.end, ranges.index.start + nodeSize(top[2]!));
+
+          const theirs = await framemd5(stream.probeFile, stream.probeStreamIndex, { ignoreEditlist: true });
+          for (const file of [joined, singlePath]) {
+            const ours = await framemd5(file, 0, { ignoreEditlist: true });
+            const mismatch = samePackets(ours, theirs);
+            assert.equal(mismatch, undefined, `${stream.kind} in ${file}: ${mismatch}`);
+          }
+          const probe = await run('ffprobe', ['-v', 'error', singlePath]);
+          assert.equal(probe.stderr.trim(), '', 'ffprobe reads the single file without error');
+          assert.equal(await decodeErrors(singlePath), '', 'the single file decodes without errors');
+        }
+      } finally {
+        await compiled.close();
+      }
+    });
+  }
+});
+
+describe('round trip', async () => {
+  const fixtures = await ensureFixtures();
+  for (const name of ['h264-aac-faststart', 'hevc-aac']) {
+    const f = fixtures.find((x) => x.name === name);
+    if (!f) continue;
+    test(`${name}: progressive → fragmented single file → the same sample table`, async () => {
+      const compiled = await compileRecipe(parseRecipe({ tracks: [{ source: f.input }] }));
+      try {
+        const p = presentationOf(compiled.composition);
+        for (const [t, ft] of p.tracks.entries()) {
+          const path = join(dir, `roundtrip-${name}-${t}.mp4`);
+          writeFileSync(path, await bytesOf(ft.singleFile()));
+          const movie = await openMovie(path);
+          try {
+            assert.equal(movie.layout.kind, 'fragmented');
+            assert.equal(movie.tracks.length, 1);
+            const got = movie.tracks[0]!.samples;
+            const want = ft.track.samples;
+            assert.equal(got.count, want.count);
+            assert.deepEqual(got.size, want.size);
+            assert.deepEqual(got.decodeTime, want.decodeTime);
+            assert.deepEqual(got.compositionOffset, want.compositionOffset);
+            assert.deepEqual(got.duration, want.duration);
+            assert.deepEqual(got.sync, want.sync);
+            assert.deepEqual(
+              movie.tracks[0]!.editList?.map((e) => [e.segmentDuration, e.mediaTime]),
+              ft.track.edits?.map((e) => [e.duration, e.mediaTime]),
+            );
+          } finally {
+            await Promise.allSettled(movie.sources.map((s) => s.close()));
+          }
+        }
+      } finally {
+        await compiled.close();
+      }
+    });
+  }
+});

@@ -260,8 +260,9 @@ function mergeEmpty(edits: Edit[]): Edit[] {
  * management control operation", "Reference 6 >= 2", PIPELINE_ERROR_DECODE).
  *
  * So when every description of the track is AVC (or every one HEVC) and they differ only
- * in their avcC/hvcC, the track gets one description: the first, as avc3/hev1 (samples may
- * carry parameter sets in band; its avcC/hvcC still opens the decoder), and every keyframe
+ * in their avcC/hvcC, the track gets one description: the one of highest profile and level,
+ * as avc3/hev1 (samples may carry parameter sets in band; its avcC/hvcC still opens the
+ * decoder, and its codec string bounds what every piece needs), and every keyframe
  * carries its own piece's sets in band — the first piece's too, since a seek back into it
  * follows frames decoded with another piece's sets. The cost is one copy of the sets per
  * keyframe (about 40 bytes for x264's SPS+PPS, about 100 for x265's VPS+SPS+PPS).
@@ -297,7 +298,14 @@ function parameterSetsInBand(
   }
   if (!single || !first) return { descriptions, prefixes };
   desc.fill(1);
-  const d0 = descriptions[0]!;
+  // The entry that stands for all is the one asking most of a decoder (highest profile, then
+  // level), so what the file declares (codec string, avcC/hvcC) bounds every piece.
+  let top = 0;
+  configs.forEach((c, k) => {
+    const best = configs[top]!;
+    if (c && (c.profile > best.profile || (c.profile === best.profile && c.level > best.level))) top = k;
+  });
+  const d0 = descriptions[top]!;
   const format = first.family === 'avc' ? 'avc3' : 'hev1';
   const merged: SampleDescription = {
     bytes: inBandSampleEntry(d0.bytes, first.family),

@@ -34,6 +34,9 @@ export interface DecoderConfig {
   start: number;
   end: number;
   sets: ParameterSets;
+  /** profile_idc and level_idc (HEVC: general_profile_idc, general_level_idc): what a decoder must support. */
+  profile: number;
+  level: number;
 }
 
 /** The avcC/hvcC of an avc1–avc4, hvc1 or hev1 sample entry; undefined for other entries or without one. */
@@ -49,8 +52,15 @@ export function decoderConfigOf(entry: Uint8Array): DecoderConfig | undefined {
     const child = readBoxHeader(c, c.endOffset);
     const body = c.sub(child.size - child.headerSize, child.type);
     const end = start + child.size;
-    if (family === 'avc' && child.type === 'avcC') return { format: h.type, family, start, end, sets: avcSets(body) };
-    if (family === 'hevc' && child.type === 'hvcC') return { format: h.type, family, start, end, sets: hevcSets(body) };
+    const payload = entry.subarray(start + child.headerSize, end);
+    if (family === 'avc' && child.type === 'avcC') {
+      const sets = avcSets(body);
+      return { format: h.type, family, start, end, sets, profile: payload[1] ?? 0, level: payload[3] ?? 0 };
+    }
+    if (family === 'hevc' && child.type === 'hvcC') {
+      const sets = hevcSets(body);
+      return { format: h.type, family, start, end, sets, profile: (payload[1] ?? 0) & 0x1f, level: payload[12] ?? 0 };
+    }
   }
   return undefined;
 }

@@ -74,6 +74,7 @@ interface Joined {
   prefixed: number;
   keyframes: number;
   formats: string[];
+  codecs: string[];
 }
 
 async function join3(name: string, clips: Clip[]): Promise<Joined> {
@@ -86,7 +87,14 @@ async function join3(name: string, clips: Clip[]): Promise<Joined> {
     for (const p of track.prefixes.values()) inBandBytes += p.length;
     let keyframes = 0;
     for (let i = 0; i < track.samples.count; i++) keyframes += track.samples.sync[i] ?? 0;
-    return { file: out, inBandBytes, prefixed: track.prefixes.size, keyframes, formats: track.descriptions.map((d) => d.format) };
+    return {
+      file: out,
+      inBandBytes,
+      prefixed: track.prefixes.size,
+      keyframes,
+      formats: track.descriptions.map((d) => d.format),
+      codecs: track.descriptions.map((d) => d.codec),
+    };
   } finally {
     await compiled.close();
   }
@@ -149,6 +157,8 @@ describe('seeking into joined files', () => {
     const checked = await checkSeeks(joined, h264);
     assert.deepEqual(joined.formats, ['avc3'], 'one description whose samples carry their parameter sets');
     assert.equal(joined.prefixed, joined.keyframes, 'parameter sets in band at every keyframe');
+    // The entry declared is the piece asking most of a decoder: High profile (0x64), not the first piece's Baseline.
+    assert.match(joined.codecs[0] ?? '', /^avc3\.64/);
     assert.ok(checked >= 9, `${checked} keyframes checked`);
     // Measured: 37 bytes (SPS + PPS with their length fields) per keyframe here.
     assert.ok(joined.inBandBytes <= 64 * joined.keyframes, `${joined.inBandBytes} bytes in band`);

@@ -41,6 +41,8 @@ export const ErrorCodes = {
   SOURCE_RANGE: 'read outside the source',
   /** The configured roots or origins do not allow this path or URL. */
   SOURCE_FORBIDDEN: 'source not allowed by the configured roots or origins',
+  /** Compiling a recipe took longer than the configured bound (its worker was stopped). */
+  COMPILE_TIMEOUT: 'compiling took too long',
   /** The client went away, or stopped reading for longer than the send timeout, mid-response. */
   CLIENT_GONE: 'the client went away or stopped reading',
   /** The metadata store (SQLite, Redis) cannot be reached or failed: not a problem of any source. */
@@ -102,6 +104,8 @@ const KINDS: Record<ErrorCode, { kind: ErrorKind; retryable: boolean }> = {
   SOURCE_BAD_RESPONSE: { kind: 'source-failed', retryable: true },
   SOURCE_RANGE: { kind: 'source-failed', retryable: false },
   SOURCE_TIMEOUT: { kind: 'timeout', retryable: true },
+  // The same recipe takes as long next time, unless what slowed it was a source.
+  COMPILE_TIMEOUT: { kind: 'timeout', retryable: false },
   SOURCE_FORBIDDEN: { kind: 'forbidden', retryable: false },
   STORE_UNAVAILABLE: { kind: 'busy', retryable: true },
   NOT_FOUND: { kind: 'not-found', retryable: false },

@@ -57,7 +57,10 @@ export class Catalog {
     const open = async (spec: string) => instrumentSource(await this.policy.open(spec), reads);
     this.openSource = open;
     const workers = config.compileWorkers ?? defaultCompileWorkers();
-    const pool = workers > 0 ? sharedCompilePool({ workers, heapMb: config.compileHeapMb ?? 2048 }) : undefined;
+    const pool =
+      workers > 0
+        ? sharedCompilePool({ workers, heapMb: config.compileHeapMb ?? 2048, timeoutMs: config.compileTimeoutMs ?? 120_000 })
+        : undefined;
     const policy = { roots: config.roots, origins: config.origins, sourceTimeoutMs: config.sourceTimeoutMs };
     const compile = async (recipe: Recipe): Promise<CompiledFile> => {
       if (pool === undefined) return compileRecipe(recipe, { openSource: open });

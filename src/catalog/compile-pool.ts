@@ -42,6 +42,8 @@ export interface CompilePoolOptions {
   workers: number;
   /** Heap of each worker, in MiB: a compile needing more fails with METADATA_LIMIT. */
   heapMb: number;
+  /** Longest a compile may take: its worker is then stopped and the compile fails with COMPILE_TIMEOUT. */
+  timeoutMs: number;
 }
 
 /** Workers by default: one core is left to the event loop that serves requests. */
@@ -51,6 +53,8 @@ export function defaultCompileWorkers(): number {
 
 interface Slot {
   worker: Worker;
+  /** Set once the worker has loaded its code: compile time is counted from there. */
+  ready: boolean;
   busy: CompileJobState | undefined;
 }
 
@@ -58,6 +62,7 @@ interface CompileJobState {
   job: CompileJob;
   resolve(reply: CompileReply): void;
   reject(e: unknown): void;
+  timer?: NodeJS.Timeout;
 }
 
 /**
@@ -92,24 +97,43 @@ export class CompilePool {
 
   private pump(): void {
     while (this.queue.length > 0) {
-      let slot = this.slots.find((s) => s.busy === undefined);
-      if (slot === undefined && this.slots.length < this.opts.workers) slot = this.spawn();
+      const slot = this.slots.find((s) => s.ready && s.busy === undefined);
+      if (slot === undefined && this.slots.length < this.opts.workers) this.spawn();
       if (slot === undefined) return;
       const state = this.queue.shift()!;
       slot.busy = state;
       slot.worker.ref();
       slot.worker.postMessage(state.job);
+      // A compile is bounded in time as in memory: stopping its thread is the one sure way to end it.
+      const busySlot = slot;
+      state.timer = setTimeout(() => {
+        if (busySlot.busy !== state) return;
+        busySlot.busy = undefined;
+        const i = this.slots.indexOf(busySlot);
+        if (i >= 0) this.slots.splice(i, 1);
+        void busySlot.worker.terminate();
+        state.reject(new VvfError('COMPILE_TIMEOUT', `compiling took longer than ${this.opts.timeoutMs} ms`));
+        this.pump();
+      }, this.opts.timeoutMs);
     }
   }
 
   private spawn(): Slot {
     const worker = startWorker(this.opts.heapMb);
-    const slot: Slot = { worker, busy: undefined };
-    worker.unref();
-    worker.on('message', (reply: CompileReply) => {
+    const slot: Slot = { worker, ready: false, busy: undefined };
+    // Kept alive while it starts, so that a compile waiting for it is not dropped at exit.
+    worker.ref();
+    worker.on('message', (reply: CompileReply | 'ready') => {
+      if (reply === 'ready') {
+        slot.ready = true;
+        worker.unref();
+        this.pump();
+        return;
+      }
       const state = slot.busy;
       slot.busy = undefined;
       worker.unref();
+      clearTimeout(state?.timer);
       if (state && state.job.id === reply.id) state.resolve(reply);
       this.pump();
     });
@@ -118,7 +142,10 @@ export class CompilePool {
       if (i >= 0) this.slots.splice(i, 1);
       const state = slot.busy;
       slot.busy = undefined;
+      clearTimeout(state?.timer);
       if (state) state.reject(workerDeath(e, this.opts.heapMb));
+      // A worker that could not even start will not start next time: fail what waits rather than retry for ever.
+      if (!slot.ready) for (const waiting of this.queue.splice(0)) waiting.reject(workerDeath(e, this.opts.heapMb));
       if (!this.closed) this.pump();
     };
     worker.on('error', died);

@@ -66,3 +66,5 @@ async function run(job: CompileJob): Promise<CompileReply> {
 parentPort?.on('message', (job: CompileJob) => {
   void run(job).then((reply) => parentPort?.postMessage(reply));
 });
+// Loaded: the pool counts a compile's time from its start, not from the thread's.
+parentPort?.postMessage('ready');

@@ -32,6 +32,8 @@ export interface CatalogConfig {
   compileWorkers?: number;
   /** Heap of each compile worker, in MiB: a compile that needs more fails with METADATA_LIMIT. */
   compileHeapMb?: number;
+  /** Longest a compile in a worker may take: it then fails with COMPILE_TIMEOUT (504). */
+  compileTimeoutMs?: number;
 }
 
 export const defaultCatalogConfig: Readonly<CatalogConfig> = Object.freeze({
@@ -41,6 +43,7 @@ export const defaultCatalogConfig: Readonly<CatalogConfig> = Object.freeze({
   memoryCacheBytes: 256 * 1024 * 1024,
   compileWorkers: defaultCompileWorkers(),
   compileHeapMb: 2048,
+  compileTimeoutMs: 120_000,
 });
 
 export const catalogSettings: SettingsSpec<CatalogConfig> = {
@@ -53,8 +56,9 @@ export const catalogSettings: SettingsSpec<CatalogConfig> = {
     VVF_MEMORY_CACHE_BYTES: 'memoryCacheBytes',
     VVF_COMPILE_WORKERS: 'compileWorkers',
     VVF_COMPILE_HEAP_MB: 'compileHeapMb',
+    VVF_COMPILE_TIMEOUT_MS: 'compileTimeoutMs',
   },
-  numbers: new Set(['sourceTimeoutMs', 'memoryCacheBytes', 'compileWorkers', 'compileHeapMb']),
+  numbers: new Set(['sourceTimeoutMs', 'memoryCacheBytes', 'compileWorkers', 'compileHeapMb', 'compileTimeoutMs']),
   lists: new Set(['roots', 'origins']),
   optional: new Set(['storePath', 'redisUrl']),
 };

@@ -9,6 +9,14 @@ export { canonicalJson, recipeId } from './catalog/recipe-id.js';
 export { type Registered, Registry } from './catalog/registry.js';
 export { signRecipe, verifySignedPath } from './catalog/signed-url.js';
 export type { Composition, OutputTrack } from './compose/composition.js';
+export {
+  type FileMaker,
+  type FragmentedOptions,
+  FragmentedPresentation,
+  FragmentedTrack,
+  layoutFragmented,
+} from './compose/fragmented.js';
+export { planSegments, type SegmentPlan } from './compose/fragmented-plan.js';
 export { layoutProgressive } from './compose/progressive.js';
 export { parseRecipe, type Recipe, type RecipePiece, type TrackRef } from './compose/recipe.js';
 export { planSplit, type SplitPlan, splitRecipes } from './compose/split.js';

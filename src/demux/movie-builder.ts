@@ -3,7 +3,7 @@ import { mehdCodec } from '../isobmff/boxes/mehd.js';
 import { mvhdCodec } from '../isobmff/boxes/mvhd.js';
 import { trexCodec } from '../isobmff/boxes/trex.js';
 import { type ContainerNode, childrenOf, containerChild, leaf, leaves, requireLeaf } from '../isobmff/tree.js';
-import type { Limits } from '../limits.js';
+import { type Limits, SAMPLE_TABLE_BYTES_PER_SAMPLE } from '../limits.js';
 import type { Movie, MovieLayout, Track } from '../model/movie.js';
 import { SampleTableBuilder } from '../model/sample-table.js';
 import type { Source } from '../sources/source.js';
@@ -98,6 +98,7 @@ export class MovieBuilder {
         fragments: 0,
       };
       context.tracks.set(header.sourceTrackId, state);
+      this.checkMemory({ path: trak.path, source: source.key });
       const p: PendingTrack = { header, state, editTimescale: mvhd.timescale };
       if (representationId !== undefined) p.representationId = representationId;
       this.pending.push(p);
@@ -124,10 +125,27 @@ export class MovieBuilder {
       }
     }
     readMoofSamples(moof, place, context.tracks, this.limits);
+    this.checkMemory({ source: place.source, offset: place.start });
     const expected = context.expectedMoofs ?? 0;
     for (const state of context.tracks.values()) {
       // Fragments of a track are alike: size for all of them, with slack for a short first one (audio priming).
       if (state.fragments === 1 && expected > 1) state.samples.expect(state.samples.count * expected * 1.1 + 16);
+    }
+  }
+
+  /**
+   * The sample tables built so far against the memory one compile may take (maxCompileBytes),
+   * as they grow: a source alone cannot take more, whatever its other limits allow.
+   */
+  private checkMemory(where: { path?: string; source?: string; offset?: number }): void {
+    let samples = 0;
+    for (const p of this.pending) samples += p.state.samples.count;
+    if (samples * SAMPLE_TABLE_BYTES_PER_SAMPLE > this.limits.maxCompileBytes) {
+      throw new VvfError(
+        'METADATA_LIMIT',
+        `${samples} samples would take more than ${this.limits.maxCompileBytes} bytes of sample tables (limit maxCompileBytes)`,
+        where,
+      );
     }
   }
 

@@ -94,6 +94,19 @@ describe('recipe limits, checked before composing', () => {
     await ok.close();
   });
 
+  test('the memory budget also bounds one source while its sample tables are built', async () => {
+    const { openMovie } = await import('../../src/demux/open-movie.js');
+    for (const name of ['h264-aac-faststart', 'dash-template-time']) {
+      const f = (await ensureFixtures()).find((x) => x.name === name);
+      assert.ok(f);
+      await assert.rejects(
+        openMovie(f.input, { limits: { maxCompileBytes: 2000 } }),
+        (e: { code?: string; message?: string }) => e.code === 'METADATA_LIMIT' && /maxCompileBytes/.test(e.message ?? ''),
+        name,
+      );
+    }
+  });
+
   test('each distinct source is opened once per compile, however many pieces name it', async () => {
     let opens = 0;
     const compiled = await compileRecipe(parseRecipe({ pieces: Array.from({ length: 200 }, () => ({ tracks: [input] })) }), {

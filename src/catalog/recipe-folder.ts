@@ -1,9 +1,9 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
-import { parseRecipe, type Recipe, resolveRecipePaths } from '../compose/recipe.js';
+import { join, resolve } from 'node:path';
 import { VvfError } from '../errors.js';
 import type { Catalog } from './catalog.js';
+import { readRecipeFile } from './recipe-file.js';
 import { recipeId } from './recipe-id.js';
 
 /** What a folder watch reports: a file registered, removed, or refused (with the error). */
@@ -14,29 +14,6 @@ export type RecipeFolderEvent =
 
 /** Most recipe files a folder may hold: each is parsed on every change. */
 const MAX_FILES = 10_000;
-/** Largest recipe file read. */
-const MAX_BYTES = 1 << 20;
-
-/** A recipe file's recipe: relative sources resolve against the folder; unnamed recipes are named after the file. */
-export async function readRecipeFile(path: string): Promise<Recipe> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    throw new VvfError('NOT_FOUND', `cannot read recipe: ${(e as Error).message}`, { source: path });
-  }
-  if (text.length > MAX_BYTES) throw new VvfError('USAGE', `recipe larger than ${MAX_BYTES} bytes`, { source: path });
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new VvfError('USAGE', `recipe is not JSON: ${(e as Error).message}`, { source: path });
-  }
-  const recipe = parseRecipe(json);
-  const dir = resolve(path, '..');
-  const resolved = resolveRecipePaths(recipe, (p) => resolve(dir, p));
-  return resolved.name === undefined ? { ...resolved, name: basename(path).replace(/\.json$/i, '') } : resolved;
-}
 
 /**
  * Keeps a catalog in step with a folder of recipe files (`*.json`): each file is
@@ -140,7 +117,7 @@ export class RecipeFolder {
       if (known?.text === text || this.refused.get(file) === text) continue;
       this.refused.delete(file);
       try {
-        const recipe = await readRecipeFile(path);
+        const recipe = await readRecipeFile(path, { nameFromFile: true });
         const id = recipeId(recipe);
         if (known && known.id !== id) {
           this.byFile.delete(file);

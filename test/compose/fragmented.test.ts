@@ -61,6 +61,7 @@ interface TrafSamples {
   decodeTime: number;
   duration: number;
   firstNonSync: boolean;
+  trunVersions: number[];
 }
 
 /** The traf of a moof, read back: its decode time, the durations it sums to, and whether its first sample is a keyframe. */
@@ -73,14 +74,17 @@ function trafsOf(moof: BoxNode): TrafSamples[] {
       const tfdt = leaf(traf, 'tfdt', tfdtCodec)!;
       let duration = 0;
       let firstNonSync = false;
-      leaves<TrunBox>(traf, 'trun', trunCodec).forEach((trun, k) => {
+      const truns = leaves<TrunBox>(traf, 'trun', trunCodec);
+      truns.forEach((trun, k) => {
         for (let i = 0; i < trun.sampleCount; i++) duration += trun.durations?.[i] ?? tfhd.defaultSampleDuration ?? 0;
         if (k === 0) {
           const flags = trun.firstSampleFlags ?? trun.sampleFlags?.[0] ?? tfhd.defaultSampleFlags ?? 0;
           firstNonSync = isNonSync(flags);
         }
       });
-      return { tfhd, decodeTime: tfdt.baseMediaDecodeTime, duration, firstNonSync };
+      // Version 1 exactly when the run has a negative offset; -1 marks a run that breaks the rule.
+      const trunVersions = truns.map((t) => ((t.compositionOffsets?.some((o) => o < 0) ? 1 : 0) === t.version ? t.version : -1));
+      return { tfhd, decodeTime: tfdt.baseMediaDecodeTime, duration, firstNonSync, trunVersions };
     });
 }
 
@@ -100,6 +104,9 @@ describe('fragmented layout of every fixture', async () => {
           );
           const parts: Uint8Array[] = [init];
           let nextDecode: number | undefined;
+          const trunVersions = new Set<number>();
+          const negative = ft.track.samples.compositionOffset.some((o) => o < 0);
+          if (f.tags.includes('negative-cts') && stream.kind === 'video') assert.ok(negative, 'the source has negative offsets');
           for (let i = 0; i < ft.segmentCount; i++) {
             const seg = await bytesOf(ft.segmentFile(i));
             parts.push(seg);
@@ -124,8 +131,11 @@ describe('fragmented layout of every fixture', async () => {
               assert.ok(traf.tfhd.flags & 0x20000, 'default-base-is-moof');
               if (nextDecode !== undefined) assert.equal(traf.decodeTime, nextDecode, `segment ${i}: tfdt continues`);
               nextDecode = traf.decodeTime + traf.duration;
+              for (const v of traf.trunVersions) trunVersions.add(v);
             }
           }
+          assert.ok(!trunVersions.has(-1), 'trun version 1 exactly where a run has a negative offset');
+          assert.equal(trunVersions.has(1), negative);
           const joined = join(dir, `${f.name}-${t}.mp4`);
           writeFileSync(joined, Buffer.concat(parts));
           const single = ft.singleFile();

@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ensureFixtures } from '../../scripts/fixtures.js';
+import { signRecipe } from '../../src/catalog/signed-url.js';
 import { parseRecipe } from '../../src/compose/recipe.js';
 import { startServer, type VvfServer } from '../../src/server/app.js';
 import { defaultServeConfig } from '../../src/server/config.js';
-import { signRecipe } from '../../src/catalog/signed-url.js';
 
 const KEY = 'test-signing-key-0123456789';
 let a: VvfServer;

@@ -53,6 +53,8 @@ export const ErrorCodes = {
   FORBIDDEN: 'not allowed',
   /** No virtual file, or nothing at all, by that id or name. */
   NOT_FOUND: 'not found',
+  /** An output file cannot be written (missing folder, no permission, disk full). */
+  OUTPUT_UNWRITABLE: 'cannot write the output',
   /** Command-line or API usage error. */
   USAGE: 'usage error',
   /** An internal invariant failed: a bug in vvf. */
@@ -109,6 +111,7 @@ const KINDS: Record<ErrorCode, { kind: ErrorKind; retryable: boolean }> = {
   SOURCE_FORBIDDEN: { kind: 'forbidden', retryable: false },
   STORE_UNAVAILABLE: { kind: 'busy', retryable: true },
   NOT_FOUND: { kind: 'not-found', retryable: false },
+  OUTPUT_UNWRITABLE: { kind: 'bad-input', retryable: false },
   UNAUTHORIZED: { kind: 'forbidden', retryable: false },
   FORBIDDEN: { kind: 'forbidden', retryable: false },
   CLIENT_GONE: { kind: 'cancelled', retryable: false },

@@ -141,6 +141,5 @@ function outputError(out: string, e: NodeJS.ErrnoException): VvfError {
         : e.code === 'ENOSPC'
           ? 'no space left on the device'
           : (e.code ?? e.message);
-  // No error code for outputs yet; SOURCE_UNREACHABLE is the nearest (exit 1).
-  return new VvfError('SOURCE_UNREACHABLE', `cannot write ${out}: ${why}`);
+  return new VvfError('OUTPUT_UNWRITABLE', `cannot write ${out}: ${why}`);
 }

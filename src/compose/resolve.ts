@@ -118,6 +118,15 @@ function bitrateOf(track: Track): number {
  */
 function clipPiece(tracks: { movie: Movie; track: Track }[], piece: RecipePiece, timescale: number): TrackPiece[] {
   const whole = piece.start === undefined && piece.end === undefined;
+  if (!whole && piece.start !== undefined) {
+    // A clip that starts at or past the end of every track would make a file with no samples.
+    const longest = Math.max(0, ...tracks.map(({ track }) => editsDuration(presentationEdits(track, timescale))));
+    if (timeToTicks(piece.start, timescale) >= longest)
+      throw new VvfError(
+        'USAGE',
+        `the clip starts at ${piece.start} s, at or after the end of the media (${(longest / timescale).toFixed(3)} s)`,
+      );
+  }
   return tracks.map(({ movie, track }) => {
     if (whole)
       return {

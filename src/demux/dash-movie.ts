@@ -38,7 +38,14 @@ export async function readDashMovie(manifest: MpdManifest, input: string, opts: 
     const wanted = opts.representations;
     for (const id of wanted) {
       if (!reps.some((r) => r.id === id))
-        throw new VvfError('MANIFEST_INVALID', `no representation with id "${id}"`, { source: input });
+        throw new VvfError(
+          'USAGE',
+          `no representation with id "${id.slice(0, 100)}"; the manifest has ${reps
+            .slice(0, 50)
+            .map((r) => `"${r.id}"`)
+            .join(', ')}${reps.length > 50 ? ', …' : ''}`,
+          { source: input },
+        );
     }
     reps = reps.filter((r) => wanted.includes(r.id));
   }

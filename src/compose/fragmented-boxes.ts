@@ -43,6 +43,13 @@ import { editsDuration } from './edits.js';
 import { rescale } from './timescale.js';
 
 const U32_MAX = 0xffff_ffff;
+
+/**
+ * Every output holds one track, with id 1 whatever its id in the composition, as ffmpeg's
+ * and shaka-packager's DASH output do: shaka-packager 2.x crashes reading a one-track file
+ * whose track id is 2, and players look tracks up in the init segment anyway.
+ */
+export const FILE_TRACK_ID = 1;
 const versionFor = (...values: number[]) => (values.some((v) => v > U32_MAX) ? 1 : 0);
 
 const UNITY_MATRIX = (() => {
@@ -170,14 +177,14 @@ export function initSegmentBytes(t: OutputTrack, movieScale: number): Uint8Array
     reserved: new Uint8Array(10),
     matrix: UNITY_MATRIX,
     preDefined: new Uint8Array(24),
-    nextTrackId: t.id + 1,
+    nextTrackId: FILE_TRACK_ID + 1,
   };
   const tkhd: TkhdBox = {
     version: versionFor(duration),
     flags: tpl.tkhd.flags,
     creationTime: 0,
     modificationTime: 0,
-    trackId: t.id,
+    trackId: FILE_TRACK_ID,
     reserved1: new Uint8Array(4),
     duration,
     reserved2: new Uint8Array(8),
@@ -215,7 +222,7 @@ export function initSegmentBytes(t: OutputTrack, movieScale: number): Uint8Array
   const trex: TrexBox = {
     version: 0,
     flags: 0,
-    trackId: t.id,
+    trackId: FILE_TRACK_ID,
     defaultSampleDescriptionIndex: 1,
     defaultSampleDuration: 0,
     defaultSampleSize: 0,
@@ -272,7 +279,7 @@ function trafNode(t: OutputTrack, first: number, end: number, dataOffset: number
   const allSame = n === 1 || (restSame && flags[0] === flags[1]);
   let tfhdFlags = TFHD_DEFAULT_BASE_IS_MOOF | TFHD_DEFAULT_FLAGS;
   let trunFlags = TRUN_DATA_OFFSET | TRUN_SAMPLE_SIZE;
-  const tfhd: TfhdBox = { version: 0, flags: 0, trackId: t.id };
+  const tfhd: TfhdBox = { version: 0, flags: 0, trackId: FILE_TRACK_ID };
   if (t.descriptions.length > 1) {
     tfhdFlags |= TFHD_SAMPLE_DESCRIPTION_INDEX;
     tfhd.sampleDescriptionIndex = s.descriptionIndex[first] ?? 1;
@@ -396,7 +403,7 @@ export function sidxBytes(
   const sidx: SidxBox = {
     version: versionFor(ept),
     flags: 0,
-    referenceId: t.id,
+    referenceId: FILE_TRACK_ID,
     timescale: t.template.timescale,
     earliestPresentationTime: ept,
     firstOffset: 0,

@@ -3,7 +3,7 @@
 // tfdt runs on, each sidx matches what it indexes; the single file reads back into the same samples.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -27,6 +27,11 @@ import type { VirtualFile } from '../../src/virtual/virtual-file.js';
 import { decodeErrors, type FramePacket, framemd5 } from '../helpers/media.js';
 
 const run = promisify(execFile);
+const SHAKA_PACKAGER = join(
+  import.meta.dirname,
+  '../../node_modules/shaka-packager/bin',
+  `packager-linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`,
+);
 const dir = mkdtempSync(join(tmpdir(), 'vvf-fragmented-'));
 
 /** Same packets relative to each list's first dts (see progressive.test.ts); durations ffmpeg guesses for a last packet are not compared. */
@@ -172,6 +177,10 @@ describe('fragmented layout of every fixture', async () => {
           const probe = await run('ffprobe', ['-v', 'error', singlePath]);
           assert.equal(probe.stderr.trim(), '', 'ffprobe reads the single file without error');
           assert.equal(await decodeErrors(singlePath), '', 'the single file decodes without errors');
+          // A second, stricter reader: shaka-packager repackages the single file.
+          const repackaged = join(dir, `${f.name}-${t}-shaka.mp4`);
+          await run(SHAKA_PACKAGER, [`in=${singlePath},stream=${stream.kind},output=${repackaged}`, '--quiet']);
+          assert.ok(statSync(repackaged).size > 0, 'shaka-packager wrote its output');
         }
       } finally {
         await compiled.close();

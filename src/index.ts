@@ -10,6 +10,7 @@ export { type Registered, Registry } from './catalog/registry.js';
 export { signRecipe, verifySignedPath } from './catalog/signed-url.js';
 export type { Composition, OutputTrack } from './compose/composition.js';
 export {
+  type ByteRange,
   type FileMaker,
   type FragmentedOptions,
   FragmentedPresentation,

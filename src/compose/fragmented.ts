@@ -1,7 +1,7 @@
 // FragmentedPresentation: a composition as fragmented MP4, one track per output — init and media segments, or one file with a sidx — laid out on request.
 import { VvfError } from '../errors.js';
 import type { Composition, OutputTrack } from './composition.js';
-import { fragmentBoxes, initSegmentBytes, STYP_BYTES, sidxBytes } from './fragmented-boxes.js';
+import { type FragmentBoxes, fragmentBoxes, initSegmentBytes, STYP_BYTES, sidxBytes } from './fragmented-boxes.js';
 import { DEFAULT_SEGMENT_SECONDS, planSegments, type SegmentPlan } from './fragmented-plan.js';
 import { type FileLayout, LayoutBuilder } from './layout.js';
 import type { TimeValue } from './recipe.js';
@@ -13,6 +13,12 @@ export const FRAGMENTED_FORMAT = 'mp4-fragmented-1';
 export interface FragmentedOptions {
   /** Target segment duration in seconds (default 4): segments start at the first keyframe at or after each multiple. */
   segmentSeconds?: TimeValue;
+}
+
+/** A half-open byte range `[start, end)` of a file. */
+export interface ByteRange {
+  start: number;
+  end: number;
 }
 
 /** What a face turns a layout into (a VirtualFile over the composition's sources, usually). */
@@ -66,10 +72,7 @@ export class FragmentedTrack<F = FileLayout> {
    * once, like a progressive file: its size is exact before a byte is read.
    */
   singleFileLayout(): FileLayout {
-    const frags = [];
-    for (let i = 0; i < this.plan.count; i++) {
-      frags.push(fragmentBoxes(this.track, this.plan.starts[i] as number, this.plan.starts[i + 1] as number, i + 1));
-    }
+    const frags = this.fragments();
     const b = new LayoutBuilder(this.composition.sources);
     b.addBytes(initSegmentBytes(this.track, this.composition.timescale));
     b.addBytes(
@@ -88,12 +91,31 @@ export class FragmentedTrack<F = FileLayout> {
     return b.finish(FRAGMENTED_FORMAT, this.contentType);
   }
 
-  /** Byte ranges of the single file's parts: init (ftyp + moov) and the sidx, for SegmentBase (Initialization@range, indexRange). */
-  singleFileRanges(): { init: { start: number; end: number }; index: { start: number; end: number } } {
+  /**
+   * Where the single file's parts are, as half-open byte ranges: the init segment (ftyp +
+   * moov: DASH Initialization@range, HLS EXT-X-MAP), the sidx (SegmentBase@indexRange), and
+   * each segment's moof + mdat (HLS EXT-X-BYTERANGE): segment i is `[segments[i], segments[i+1])`.
+   * Makes every moof, as laying out the single file does.
+   */
+  singleFileRanges(): { init: ByteRange; index: ByteRange; segments: Float64Array } {
     const init = initSegmentBytes(this.track, this.composition.timescale).length;
-    const sizes = new Array<number>(this.plan.count).fill(0);
+    const sizes = this.fragments().map((f) => f.size);
     const index = sidxBytes(this.track, this.plan, sizes, 0, this.plan.count).length;
-    return { init: { start: 0, end: init }, index: { start: init, end: init + index } };
+    const segments = new Float64Array(this.plan.count + 1);
+    segments[0] = init + index;
+    sizes.forEach((size, i) => {
+      segments[i + 1] = (segments[i] as number) + size;
+    });
+    return { init: { start: 0, end: init }, index: { start: init, end: init + index }, segments };
+  }
+
+  /** Every segment's moof and mdat header, in order. */
+  private fragments(): FragmentBoxes[] {
+    const frags: FragmentBoxes[] = [];
+    for (let i = 0; i < this.plan.count; i++) {
+      frags.push(fragmentBoxes(this.track, this.plan.starts[i] as number, this.plan.starts[i + 1] as number, i + 1));
+    }
+    return frags;
   }
 
   initFile(): F {

@@ -167,6 +167,12 @@ describe('fragmented layout of every fixture', async () => {
           const ranges = ft.singleFileRanges();
           assert.equal(ranges.index.start, nodeSize(top[0]!) + nodeSize(top[1]!));
           assert.equal(ranges.index.end, ranges.index.start + nodeSize(top[2]!));
+          let at = ranges.index.end;
+          frags.forEach((box, k) => {
+            if (k % 2 === 0) assert.equal(ranges.segments[k / 2], at, `segment ${k / 2} starts at its moof`);
+            at += box.header.size;
+          });
+          assert.equal(ranges.segments[ft.segmentCount], single.size);
 
           const theirs = await framemd5(stream.probeFile, stream.probeStreamIndex, { ignoreEditlist: true });
           for (const file of [joined, singlePath]) {

@@ -19,6 +19,12 @@ export interface CatalogConfig {
   /** SQLite file keeping compiled files between runs and instances; none: memory only. */
   storePath?: string;
   /**
+   * Most bytes of compiled files (and their recipes) the SQLite store keeps; past it, the
+   * least recently used are deleted, and a single file larger is kept in memory only. 0: unlimited.
+   * Not applied to Redis (bound it with the server's `maxmemory`; see redis-store.ts).
+   */
+  storeMaxBytes: number;
+  /**
    * Redis server keeping compiled files for every instance (`redis://host:port/db`); when
    * set, it is used instead of `storePath`. Its password is never printed.
    */
@@ -41,6 +47,8 @@ export const defaultCatalogConfig: Readonly<CatalogConfig> = Object.freeze({
   origins: [],
   sourceTimeoutMs: 10_000,
   memoryCacheBytes: 256 * 1024 * 1024,
+  // DEFAULT_SQLITE_MAX_BYTES, written out: importing the store here would load SQLite's native module in every face.
+  storeMaxBytes: 1024 * 1024 * 1024,
   compileWorkers: defaultCompileWorkers(),
   compileHeapMb: 2048,
   compileTimeoutMs: 120_000,
@@ -52,13 +60,21 @@ export const catalogSettings: SettingsSpec<CatalogConfig> = {
     VVF_ORIGINS: 'origins',
     VVF_SOURCE_TIMEOUT_MS: 'sourceTimeoutMs',
     VVF_STORE: 'storePath',
+    VVF_STORE_MAX_BYTES: 'storeMaxBytes',
     VVF_REDIS: 'redisUrl',
     VVF_MEMORY_CACHE_BYTES: 'memoryCacheBytes',
     VVF_COMPILE_WORKERS: 'compileWorkers',
     VVF_COMPILE_HEAP_MB: 'compileHeapMb',
     VVF_COMPILE_TIMEOUT_MS: 'compileTimeoutMs',
   },
-  numbers: new Set(['sourceTimeoutMs', 'memoryCacheBytes', 'compileWorkers', 'compileHeapMb', 'compileTimeoutMs']),
+  numbers: new Set([
+    'sourceTimeoutMs',
+    'storeMaxBytes',
+    'memoryCacheBytes',
+    'compileWorkers',
+    'compileHeapMb',
+    'compileTimeoutMs',
+  ]),
   lists: new Set(['roots', 'origins']),
   optional: new Set(['storePath', 'redisUrl']),
 };

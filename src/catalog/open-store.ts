@@ -15,5 +15,7 @@ export async function openStore(config: CatalogConfig): Promise<TieredStore | un
     const redis = await RedisStore.connect(config.redisUrl);
     return new TieredStore(memory(), redis);
   }
-  return config.storePath ? new TieredStore(memory(), SqliteStore.open(config.storePath)) : undefined;
+  return config.storePath
+    ? new TieredStore(memory(), SqliteStore.open(config.storePath, { maxBytes: config.storeMaxBytes }))
+    : undefined;
 }

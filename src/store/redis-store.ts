@@ -44,6 +44,12 @@ type Client = ReturnType<typeof newClient>;
  * (`maxmemory-policy noeviction`, the default), or a file may vanish from under its listing
  * (it is then skipped by `list` and a miss for `get`, so the recipe compiles again).
  *
+ * No byte quota here (unlike SqliteStore's `maxBytes`): doing it right needs the total and
+ * the LRU order kept in Redis and the eviction done atomically with the put (a Lua script
+ * over a `used` sorted set and a size counter), not yet written. Until then, bound the
+ * memory with the server's `maxmemory` (a put past it fails with an OOM error instead of
+ * evicting) or give Redis a database of its own.
+ *
  * Failures to reach the server (refused, timed out, connection lost) are VvfError
  * `STORE_UNAVAILABLE`; a lost connection is re-established in the background.
  */

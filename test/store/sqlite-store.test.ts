@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { SQLITE_SCHEMA_VERSION, SqliteStore } from '../../src/store/sqlite-store.js';
 import { assertSameBytes, isCode } from '../virtual/virtual-helpers.js';
 import { madeUp, projectFile, runChild } from './store-helpers.js';
 
@@ -57,7 +57,7 @@ test('put, get, list and delete round trip, and survive closing and reopening', 
 
   const raw = new Database(path, { readonly: true });
   assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
-  assert.equal(raw.pragma('user_version', { simple: true }), 1);
+  assert.equal(raw.pragma('user_version', { simple: true }), SQLITE_SCHEMA_VERSION);
   raw.close();
 });
 

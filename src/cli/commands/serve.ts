@@ -17,6 +17,7 @@ export const serveUsage = `  serve [options]                       serve virtual
       --cache-control <value>           Cache-Control of virtual files
       --max-ranges <n>                  most ranges in one multipart answer
       --store <file.sqlite | none>      where compiled files are kept between runs (default ./vvf-metadata.sqlite)
+      --store-max-bytes <n>             most bytes the SQLite store keeps, least recently used deleted first (default 1 GiB; 0 unlimited)
       --redis <redis://host:port/db>    keep them in Redis instead, shared by every instance (VVF_REDIS)
       --sendfile <auto | off>           send local files' bytes with sendfile(2) when built (default auto; VVF_SENDFILE)
       --register <recipe.json>          register a recipe at start and print its URL; repeatable
@@ -39,6 +40,7 @@ export async function serve(args: string[]): Promise<number> {
       'max-ranges': { type: 'string' },
       register: { type: 'string', multiple: true },
       store: { type: 'string' },
+      'store-max-bytes': { type: 'string' },
       redis: { type: 'string' },
       sendfile: { type: 'string' },
       mount: { type: 'string' },
@@ -56,6 +58,7 @@ export async function serve(args: string[]): Promise<number> {
   if (values['cache-control'] !== undefined) flags.cacheControl = values['cache-control'];
   if (values['max-ranges'] !== undefined) flags.maxRanges = Number(values['max-ranges']);
   if (values.store !== undefined) flags.storePath = values.store;
+  if (values['store-max-bytes'] !== undefined) flags.storeMaxBytes = Number(values['store-max-bytes']);
   if (values.redis !== undefined) flags.redisUrl = values.redis;
   if (values.sendfile !== undefined) flags.sendfile = values.sendfile as ServeConfig['sendfile'];
   if (values.cors) flags.corsOrigins = values.cors;

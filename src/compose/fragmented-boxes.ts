@@ -137,12 +137,14 @@ function emptyStbl(t: OutputTrack): ContainerNode {
  * composition offsets stay those of the source, so every packet keeps its exact dts and
  * pts, and the edit list says where presentation starts, as ffmpeg's and shaka-packager's
  * DASH output do (one edit whose media time is the first composition time with B-frames,
- * or the AAC priming). What a player sees: ffmpeg and Chromium's MSE parser apply the
- * first edit's media time, so presentation starts at 0; players that ignore edit lists in
- * fMP4 (most others, Safari) place samples at tfdt + composition offset, the same timeline
- * shifted by that media time — the manifest's presentationTimeOffset (which carries the
- * same media time) makes the two agree. Later edits (a delay, the gaps of concatenated
- * pieces) are kept for players that read them; others play the samples back to back.
+ * or the AAC priming). What a player sees: Chromium's MSE parser applies the first edit's
+ * media time (B-frame delay and AAC priming alike buffer from 0: fragmented-mse.test.ts);
+ * ffmpeg shifts timestamps by it (video starts at 0, AAC at -1024 samples, its priming not
+ * trimmed); players that ignore edit lists in fMP4 (Safari, many TVs) place samples at
+ * tfdt + composition offset, the same timeline later by that media time — the manifest's
+ * presentationTimeOffset (which is to carry the same media time) makes them agree. Later
+ * edits (a delay, the gaps of concatenated pieces) are kept for players that read them;
+ * others play the samples back to back.
  */
 function edts(t: OutputTrack): BoxNode | undefined {
   if (!t.edits) return undefined;

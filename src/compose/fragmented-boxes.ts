@@ -389,10 +389,17 @@ export function sidxBytes(
     const ept = plan.presentationTimes[k] as number;
     const keyPts = (s.decodeTime[first] as number) + (s.compositionOffset[first] as number);
     const sap = s.sync[first] === 1;
+    const duration = (plan.presentationTimes[k + 1] as number) - ept;
+    if (duration > U32_MAX) {
+      throw new VvfError(
+        'STRUCTURE_LIMIT',
+        `track ${t.id}: segment ${k + 1} lasts ${duration} ticks, more than a sidx holds (2^32)`,
+      );
+    }
     references.push({
       referenceType: 0,
       referencedSize: sizes[k - from] as number,
-      subsegmentDuration: (plan.presentationTimes[k + 1] as number) - ept,
+      subsegmentDuration: duration,
       startsWithSap: sap,
       sapType: sap ? (keyPts === ept ? 1 : 3) : 0,
       sapDeltaTime: sap ? keyPts - ept : 0,

@@ -43,6 +43,8 @@ export async function loadIfFresh(
   if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
     throw new VvfError('USAGE', `concurrency must be a positive integer, got ${concurrency}`);
   }
+  // A store over its quota keeps an evicted file's recipe without its compiled form: compile again.
+  if (stored.compiled.byteLength === 0) return undefined;
   /** Opened and checked sources not yet handed to the file, by key. */
   const ready = new Map<string, Source>();
   // A second resolution of a key (after the first open failed) opens it anew, checked.

@@ -34,7 +34,7 @@ export const SQLITE_SCHEMA_VERSION = 2;
  * epoch; `compiled` is `VirtualFile.serialize()`. A rowid table (not WITHOUT ROWID): rows
  * hold blobs far larger than a page.
  *
- * `file_usage` (version 2): per file, its `size` in bytes (compiled + recipe) and when it
+ * `file_usage` (version 2): per file, its `size` in bytes (of the compiled form) and when it
  * was last `used` (put or get, ms since the epoch), for the quota. A table of its own, not
  * columns of `virtual_files`: SQLite rewrites a whole row, blob and overflow pages
  * included, on any UPDATE, and summing sizes would walk every blob's overflow chain.
@@ -61,7 +61,7 @@ CREATE INDEX IF NOT EXISTS file_usage_used ON file_usage (used, id);
  */
 const FROM_VERSION_1 = `
 INSERT OR IGNORE INTO file_usage (id, size, used)
-  SELECT id, length(compiled) + length(CAST(recipe AS BLOB)), created FROM virtual_files;
+  SELECT id, length(compiled), created FROM virtual_files;
 `;
 
 interface Row {
@@ -94,6 +94,8 @@ export class SqliteStore implements MetadataStore {
   private readonly removeUsage: Database.Statement<[string]>;
   private readonly totalOthers: Database.Statement<[string], { total: number }>;
   private readonly oldestOthers: Database.Statement<[string], { id: string; size: number }>;
+  private readonly dropCompiled: Database.Statement<[string]>;
+  private readonly resize: Database.Statement<[number, string]>;
   private readonly putTx: Database.Transaction<(file: StoredFile, recipe: string, compiled: Buffer) => boolean>;
   private readonly deleteTx: Database.Transaction<(id: string) => boolean>;
   /** The quota in bytes; 0: none. */
@@ -117,6 +119,8 @@ export class SqliteStore implements MetadataStore {
         'ON CONFLICT (id) DO UPDATE SET recipe = excluded.recipe, created = excluded.created, compiled = excluded.compiled',
     );
     this.remove = db.prepare('DELETE FROM virtual_files WHERE id = ?');
+    this.dropCompiled = db.prepare("UPDATE virtual_files SET compiled = x'' WHERE id = ?");
+    this.resize = db.prepare('UPDATE file_usage SET size = ? WHERE id = ?');
     this.upsertUsage = db.prepare(
       'INSERT INTO file_usage (id, size, used) VALUES (?, ?, ?) ' +
         'ON CONFLICT (id) DO UPDATE SET size = excluded.size, used = excluded.used',
@@ -124,18 +128,24 @@ export class SqliteStore implements MetadataStore {
     this.touch = db.prepare('UPDATE file_usage SET used = ? WHERE id = ?');
     this.removeUsage = db.prepare('DELETE FROM file_usage WHERE id = ?');
     this.totalOthers = db.prepare('SELECT COALESCE(SUM(size), 0) AS total FROM file_usage WHERE id <> ?');
-    this.oldestOthers = db.prepare('SELECT id, size FROM file_usage WHERE id <> ? ORDER BY used, id');
+    // Files that still hold a compiled form, least recently used first.
+    this.oldestOthers = db.prepare('SELECT id, size FROM file_usage WHERE id <> ? AND size > 0 ORDER BY used, id');
     this.deleteTx = db.transaction((id: string) => {
       this.removeUsage.run(id);
       return this.remove.run(id).changes > 0;
     });
     this.putTx = db.transaction((file: StoredFile, recipe: string, compiled: Buffer) => {
-      const size = compiled.byteLength + Buffer.byteLength(recipe);
+      // The quota bounds compiled forms, the cache; recipe rows are the registry itself, bounded by
+      // who may register (POST needs the admin token; /dash/ variants by the manifests' representations).
+      const size = compiled.byteLength;
       if (this.maxBytes > 0) {
         if (size > this.maxBytes) {
-          // Too big for the store at all: not stored (the caller keeps it in memory). An older form of
-          // the same id goes too, so the store never answers with what this put meant to replace.
-          this.deleteTx(file.id);
+          // Too big for the store at all: only the recipe is kept (the caller holds the file in
+          // memory; another instance compiles it again). An older compiled form goes, so the store
+          // never answers with what this put meant to replace.
+          const now = this.now();
+          this.upsert.run(file.id, recipe, file.created, EMPTY);
+          this.upsertUsage.run(file.id, 0, now);
           return false;
         }
         // Least recently used first; the file being put is never among them. The total is asked
@@ -148,8 +158,12 @@ export class SqliteStore implements MetadataStore {
             excess -= row.size;
             if (excess <= 0) break;
           }
+          // Evicted files keep their recipe row: still registered (listed, served after a compile),
+          // only their compiled form is gone. Deleting the row would read as a delete by another
+          // instance, and a file registered with POST would stop being served.
           for (const id of victims) {
-            this.deleteTx(id);
+            this.dropCompiled.run(id);
+            this.resize.run(0, id);
             this.touched.delete(id);
           }
         }
@@ -297,6 +311,8 @@ export class SqliteStore implements MetadataStore {
 
 /** Ids whose last touch {@link SqliteStore} remembers, at most. */
 const MAX_TOUCHED = 100_000;
+/** The compiled form of a file evicted, or too big to keep: its recipe row stays. */
+const EMPTY = Buffer.alloc(0);
 
 function parseRecipe(text: string): { ok: true; value: unknown } | { ok: false } {
   try {

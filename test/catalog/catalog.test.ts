@@ -101,3 +101,33 @@ test('a recipe folder: files appear, change, break and disappear, and the catalo
     await catalog.close();
   }
 });
+
+test('a file whose compiled form the store evicted is still registered: compiled again, same id and bytes', async () => {
+  const { SqliteStore } = await import('../../src/store/sqlite-store.js');
+  const fixture = (await ensureFixtures()).find((f) => f.name === 'h264-aac-faststart')!;
+  const root = dirname(fixture.input);
+  const dir = mkdtempSync(join(tmpdir(), 'vvf-evict-'));
+  // Room for one compiled form: registering a second evicts the first's.
+  const store = SqliteStore.open(join(dir, 'store.db'), { maxBytes: 6000 });
+  const catalog = await Catalog.open({ ...defaultCatalogConfig, roots: [root] }, { store });
+  try {
+    const a = (await catalog.register(parseRecipe({ tracks: [fixture.input] }))).entry;
+    const b = (await catalog.register(parseRecipe({ tracks: [fixture.input], start: 1, end: 2 }))).entry;
+    assert.equal((await store.get(a.id))?.compiled.byteLength, 0, 'a was evicted from the store');
+    const bytes = await a.file.read(0, 4096);
+    // Another process (a fresh catalog on the same store) still knows a and serves the same bytes.
+    const other = await Catalog.open({ ...defaultCatalogConfig, roots: [root] }, { store });
+    try {
+      const again = await other.get(a.id);
+      assert.ok(again, 'still registered');
+      assert.equal(again.file.etag, a.file.etag);
+      assert.deepEqual(await again.file.read(0, 4096), bytes);
+      assert.deepEqual((await other.list()).map((e) => e.id).sort(), [a.id, b.id].sort());
+    } finally {
+      await other.close();
+    }
+  } finally {
+    await catalog.close();
+    await store.close();
+  }
+});

@@ -36,13 +36,10 @@ import {
   trunCodec,
 } from '../isobmff/boxes/trun.js';
 import { headerSizeFor } from '../isobmff/header.js';
-import { type BoxNode, type ContainerNode, containerNode, encodeNodes, leafNode, nodeSize, rawNode } from '../isobmff/tree.js';
+import { type BoxNode, type ContainerNode, containerNode, encodeNodes, leafNode, nodeSize } from '../isobmff/tree.js';
 import { Writer } from '../isobmff/writer.js';
 import type { OutputTrack } from './composition.js';
-import { editsDuration } from './edits.js';
-import { rescale } from './timescale.js';
-
-const U32_MAX = 0xffff_ffff;
+import { dinf, mediaHeader, presentedDuration, U32_MAX, UNITY_MATRIX, versionFor } from './track-boxes.js';
 
 /**
  * Every output holds one track, with id 1 whatever its id in the composition, as ffmpeg's
@@ -50,13 +47,6 @@ const U32_MAX = 0xffff_ffff;
  * whose track id is 2, and players look tracks up in the init segment anyway.
  */
 export const FILE_TRACK_ID = 1;
-const versionFor = (...values: number[]) => (values.some((v) => v > U32_MAX) ? 1 : 0);
-
-const UNITY_MATRIX = (() => {
-  const w = new Writer(36);
-  for (const v of [0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000]) w.u32(v);
-  return w.finish();
-})();
 
 /** The init segment's ftyp: CMAF (cmfc) on ISO base media version 6 (iso6), as DASH and HLS fMP4 expect. */
 export function initFtyp(): FtypBox {
@@ -72,36 +62,6 @@ export const STYP_BYTES = encodeNodes([
     compatibleBrands: ['msdh', 'msix', 'cmfs'],
   } satisfies FtypBox),
 ]);
-
-/** Sum of sample durations: the media duration, track timescale. */
-function mediaDuration(t: OutputTrack): number {
-  let media = 0;
-  for (let i = 0; i < t.samples.count; i++) media += t.samples.duration[i] ?? 0;
-  return media;
-}
-
-/** Presented duration in the movie timescale: the edits' total, else the media's. */
-export function presentedDuration(t: OutputTrack, movieScale: number): number {
-  if (t.edits) return editsDuration(t.edits);
-  return rescale(mediaDuration(t), t.template.timescale, movieScale);
-}
-
-function mediaHeader(t: OutputTrack): BoxNode {
-  switch (t.template.kind) {
-    case 'video':
-      return rawNode('vmhd', [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
-    case 'audio':
-      return rawNode('smhd', [0, 0, 0, 0, 0, 0, 0, 0]);
-    default:
-      return rawNode('nmhd', [0, 0, 0, 0]);
-  }
-}
-
-/** dinf with one self-contained data reference. */
-function dinf(): BoxNode {
-  const url = [0, 0, 0, 12, 0x75, 0x72, 0x6c, 0x20, 0, 0, 0, 1];
-  return containerNode('dinf', [rawNode('dref', [0, 0, 0, 0, 0, 0, 0, 1, ...url])]);
-}
 
 /** stbl with the sample descriptions and empty tables: every sample is in a fragment. */
 function emptyStbl(t: OutputTrack): ContainerNode {

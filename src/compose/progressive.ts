@@ -7,14 +7,13 @@ import { type StcoBox, stcoCodec } from '../isobmff/boxes/stco.js';
 import { type StsdBox, stsdCodec } from '../isobmff/boxes/stsd.js';
 import { type TkhdBox, tkhdCodec } from '../isobmff/boxes/tkhd.js';
 import { headerSizeFor } from '../isobmff/header.js';
-import { type BoxNode, type ContainerNode, containerNode, encodeNodes, leafNode, nodeSize, rawNode } from '../isobmff/tree.js';
+import { type BoxNode, type ContainerNode, containerNode, encodeNodes, leafNode, nodeSize } from '../isobmff/tree.js';
 import { Writer } from '../isobmff/writer.js';
 import type { Composition, OutputTrack } from './composition.js';
-import { editsDuration } from './edits.js';
 import { chunkTrack, interleave, type TrackChunks } from './interleave.js';
 import { type FileLayout, LayoutBuilder } from './layout.js';
 import { sampleTableBoxes, stscBox } from './sample-boxes.js';
-import { rescale } from './timescale.js';
+import { dinf, mediaDuration, mediaHeader, presentedDuration, U32_MAX, UNITY_MATRIX, versionFor } from './track-boxes.js';
 
 /** Identifies the layout in etags: bump when the bytes vvf writes for the same input change. */
 export const PROGRESSIVE_FORMAT = 'mp4-progressive-2';
@@ -24,51 +23,11 @@ export interface ProgressiveOptions {
   chunkSeconds?: number;
 }
 
-const U32_MAX = 0xffff_ffff;
-const UNITY_MATRIX = (() => {
-  const w = new Writer(36);
-  for (const v of [0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000]) w.u32(v);
-  return w.finish();
-})();
-
-/** Presented duration of a track in the movie timescale. */
-function presentedDuration(t: OutputTrack, movieScale: number): number {
-  if (t.edits) return editsDuration(t.edits);
-  let media = 0;
-  for (let i = 0; i < t.samples.count; i++) media += t.samples.duration[i] ?? 0;
-  return rescale(media, t.template.timescale, movieScale);
-}
-
-function mediaDuration(t: OutputTrack): number {
-  let media = 0;
-  for (let i = 0; i < t.samples.count; i++) media += t.samples.duration[i] ?? 0;
-  return media;
-}
-
-const versionFor = (...values: number[]) => (values.some((v) => v > U32_MAX) ? 1 : 0);
-
 function ftypBox(c: Composition): FtypBox {
   const brands = ['isom', 'iso2'];
   if (c.tracks.some((t) => t.descriptions.some((d) => d.format.startsWith('avc')))) brands.push('avc1');
   brands.push('mp41');
   return { type: 'ftyp', majorBrand: 'isom', minorVersion: 512, compatibleBrands: brands };
-}
-
-function mediaHeader(t: OutputTrack): BoxNode {
-  switch (t.template.kind) {
-    case 'video':
-      return rawNode('vmhd', [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
-    case 'audio':
-      return rawNode('smhd', [0, 0, 0, 0, 0, 0, 0, 0]);
-    default:
-      return rawNode('nmhd', [0, 0, 0, 0]);
-  }
-}
-
-/** dinf with one self-contained data reference: the samples are in this file. */
-function dinf(): BoxNode {
-  const url = [0, 0, 0, 12, 0x75, 0x72, 0x6c, 0x20, 0, 0, 0, 1];
-  return containerNode('dinf', [rawNode('dref', [0, 0, 0, 0, 0, 0, 0, 1, ...url])]);
 }
 
 interface TrackLayout {

@@ -51,7 +51,9 @@ export class FuseErrno extends Error {
  */
 const BY_KIND: Record<ErrorKind, number> = {
   'bad-input': Errno.EIO,
-  'not-found': Errno.ENOENT,
+  // A file of the tree whose source is gone: the file is there, its bytes are not (the tree
+  // answers ENOENT itself for names that do not exist).
+  'not-found': Errno.EIO,
   forbidden: Errno.EACCES,
   'source-failed': Errno.EIO,
   timeout: Errno.EIO,

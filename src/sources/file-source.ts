@@ -49,8 +49,8 @@ export class FileSource implements Source {
   }
 
   /**
-   * Opens a local file. A missing or unreadable path, or one that is not a regular
-   * file, fails with SOURCE_UNREACHABLE naming the path.
+   * Opens a local file. A missing path fails with SOURCE_NOT_FOUND, an unreadable one or
+   * one that is not a regular file with SOURCE_UNREACHABLE, naming the path.
    */
   static async open(path: string, opts?: FileSourceOptions): Promise<FileSource> {
     const pool = opts?.pool ?? defaultFdPool;
@@ -243,6 +243,10 @@ async function statHandle(handle: FileHandle, path: string): Promise<BigIntStats
 }
 
 function unreachable(path: string, e: unknown): VvfError {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  // Nothing there is its own answer (404, ENOENT through the mount), as the source policy gives it.
+  if (code === 'ENOENT' || code === 'ENOTDIR')
+    return new VvfError('SOURCE_NOT_FOUND', `no such file: ${describe(e)}`, { source: path }, { cause: e });
   return new VvfError('SOURCE_UNREACHABLE', `cannot open file: ${describe(e)}`, { source: path }, { cause: e });
 }
 

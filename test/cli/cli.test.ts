@@ -101,7 +101,7 @@ test('bad input: one line, a code, a non-zero exit', async () => {
 
   const missing = await vvf('inspect', join(dir, 'nope.mp4'));
   assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /^vvf: SOURCE_UNREACHABLE/);
+  assert.match(missing.stderr, /^vvf: SOURCE_NOT_FOUND/);
 
   const usage = await vvf('inspect');
   assert.equal(usage.code, 2);

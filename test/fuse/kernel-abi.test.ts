@@ -85,7 +85,7 @@ test('errors map to errno: FuseErrno as is, source trouble EIO', () => {
   assert.equal(errnoOf(new VvfError('BOX_OVERRUN', 'bad')), Errno.EIO);
   assert.equal(errnoOf(new VvfError('SOURCE_FORBIDDEN', 'no')), Errno.EACCES);
   assert.equal(errnoOf(new VvfError('STORE_UNAVAILABLE', 'down')), Errno.EAGAIN);
-  assert.equal(errnoOf(new VvfError('NOT_FOUND', 'none')), Errno.ENOENT);
+  assert.equal(errnoOf(new VvfError('SOURCE_NOT_FOUND', 'deleted')), Errno.EIO);
   assert.equal(errnoOf(new Error('x')), Errno.EIO);
 });
 

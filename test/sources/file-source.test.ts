@@ -76,11 +76,11 @@ test('file truncated under an open source gives SOURCE_CHANGED, never short data
   await s.close();
 });
 
-test('missing file is SOURCE_UNREACHABLE naming the path', async () => {
+test('missing file is SOURCE_NOT_FOUND naming the path; a folder is SOURCE_UNREACHABLE', async () => {
   const path = join(dir, 'nope.bin');
   await assert.rejects(
     FileSource.open(path),
-    (e: unknown) => isCode('SOURCE_UNREACHABLE')(e) && (e as VvfError).source === path && String(e).includes(path),
+    (e: unknown) => isCode('SOURCE_NOT_FOUND')(e) && (e as VvfError).source === path && String(e).includes(path),
   );
   await assert.rejects(FileSource.open(dir), isCode('SOURCE_UNREACHABLE'));
 });
@@ -139,14 +139,14 @@ test('a file touched in place while evicted gives SOURCE_CHANGED; an unchanged o
   await sb.close();
 });
 
-test('a file deleted while evicted is SOURCE_UNREACHABLE on reopen', async () => {
+test('a file deleted while evicted is SOURCE_NOT_FOUND on reopen', async () => {
   const pool = new FdPool(1);
   const a = await makeFile('deleted.bin', 30);
   const b = await makeFile('kept.bin', 30);
   const sa = await FileSource.open(a.path, { pool });
   const sb = await FileSource.open(b.path, { pool });
   await rm(a.path);
-  await assert.rejects(sa.read(0, 1), isCode('SOURCE_UNREACHABLE'));
+  await assert.rejects(sa.read(0, 1), isCode('SOURCE_NOT_FOUND'));
   await sa.close();
   await sb.close();
 });

@@ -27,7 +27,7 @@ test('paths and file: URLs open FileSources', async () => {
       assert.equal(Buffer.from(await s.read(2, 3)).toString(), 'cde');
       await s.close();
     }
-    await assert.rejects(openSource(join(dir, 'missing.bin')), isCode('SOURCE_UNREACHABLE'));
+    await assert.rejects(openSource(join(dir, 'missing.bin')), isCode('SOURCE_NOT_FOUND'));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -23,7 +23,7 @@ import {
   type TfhdBox,
   tfhdCodec,
 } from '../isobmff/boxes/tfhd.js';
-import { type TkhdBox, tkhdCodec } from '../isobmff/boxes/tkhd.js';
+import { tkhdCodec } from '../isobmff/boxes/tkhd.js';
 import { type TrexBox, trexCodec } from '../isobmff/boxes/trex.js';
 import {
   TRUN_DATA_OFFSET,
@@ -39,7 +39,7 @@ import { headerSizeFor } from '../isobmff/header.js';
 import { type BoxNode, type ContainerNode, containerNode, encodeNodes, leafNode, nodeSize } from '../isobmff/tree.js';
 import { Writer } from '../isobmff/writer.js';
 import type { OutputTrack } from './composition.js';
-import { dinf, mediaHeader, presentedDuration, U32_MAX, UNITY_MATRIX, versionFor } from './track-boxes.js';
+import { dinf, mediaHeader, presentedDuration, trackHeader, U32_MAX, UNITY_MATRIX, versionFor } from './track-boxes.js';
 
 /**
  * Every output holds one track, with id 1 whatever its id in the composition, as ffmpeg's
@@ -141,23 +141,7 @@ export function initSegmentBytes(t: OutputTrack, movieScale: number): Uint8Array
     preDefined: new Uint8Array(24),
     nextTrackId: FILE_TRACK_ID + 1,
   };
-  const tkhd: TkhdBox = {
-    version: versionFor(duration),
-    flags: tpl.tkhd.flags,
-    creationTime: 0,
-    modificationTime: 0,
-    trackId: FILE_TRACK_ID,
-    reserved1: new Uint8Array(4),
-    duration,
-    reserved2: new Uint8Array(8),
-    layer: tpl.tkhd.layer,
-    alternateGroup: tpl.tkhd.alternateGroup,
-    volume: tpl.tkhd.volume,
-    reserved3: new Uint8Array(2),
-    matrix: tpl.tkhd.matrix,
-    width: tpl.tkhd.width,
-    height: tpl.tkhd.height,
-  };
+  const tkhd = trackHeader(t, FILE_TRACK_ID, duration);
   // The media duration is that of the fragments: 0 here, as fragmented files write it.
   const mdhd: MdhdBox = {
     version: 0,

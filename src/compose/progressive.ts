@@ -5,7 +5,7 @@ import { type MdhdBox, mdhdCodec } from '../isobmff/boxes/mdhd.js';
 import { type MvhdBox, mvhdCodec } from '../isobmff/boxes/mvhd.js';
 import { type StcoBox, stcoCodec } from '../isobmff/boxes/stco.js';
 import { type StsdBox, stsdCodec } from '../isobmff/boxes/stsd.js';
-import { type TkhdBox, tkhdCodec } from '../isobmff/boxes/tkhd.js';
+import { tkhdCodec } from '../isobmff/boxes/tkhd.js';
 import { headerSizeFor } from '../isobmff/header.js';
 import { type BoxNode, type ContainerNode, containerNode, encodeNodes, leafNode, nodeSize } from '../isobmff/tree.js';
 import { Writer } from '../isobmff/writer.js';
@@ -13,7 +13,16 @@ import type { Composition, OutputTrack } from './composition.js';
 import { chunkTrack, interleave, type TrackChunks } from './interleave.js';
 import { type FileLayout, LayoutBuilder } from './layout.js';
 import { sampleTableBoxes, stscBox } from './sample-boxes.js';
-import { dinf, mediaDuration, mediaHeader, presentedDuration, U32_MAX, UNITY_MATRIX, versionFor } from './track-boxes.js';
+import {
+  dinf,
+  mediaDuration,
+  mediaHeader,
+  presentedDuration,
+  trackHeader,
+  U32_MAX,
+  UNITY_MATRIX,
+  versionFor,
+} from './track-boxes.js';
 
 /** Identifies the layout in etags: bump when the bytes vvf writes for the same input change. */
 export const PROGRESSIVE_FORMAT = 'mp4-progressive-2';
@@ -42,23 +51,7 @@ function trakNode(l: TrackLayout, movieScale: number): ContainerNode {
   const t = l.track;
   const tpl = t.template;
   const duration = presentedDuration(t, movieScale);
-  const tkhd: TkhdBox = {
-    version: versionFor(duration),
-    flags: tpl.tkhd.flags,
-    creationTime: 0,
-    modificationTime: 0,
-    trackId: t.id,
-    reserved1: new Uint8Array(4),
-    duration,
-    reserved2: new Uint8Array(8),
-    layer: tpl.tkhd.layer,
-    alternateGroup: tpl.tkhd.alternateGroup,
-    volume: tpl.tkhd.volume,
-    reserved3: new Uint8Array(2),
-    matrix: tpl.tkhd.matrix,
-    width: tpl.tkhd.width,
-    height: tpl.tkhd.height,
-  };
+  const tkhd = trackHeader(t, t.id, duration);
   const media = mediaDuration(t);
   const mdhd: MdhdBox = {
     version: versionFor(media),

@@ -1,4 +1,5 @@
 // Boxes and numbers a track's header needs in every layout (progressive moov, fragmented init).
+import type { TkhdBox } from '../isobmff/boxes/tkhd.js';
 import { type BoxNode, containerNode, rawNode } from '../isobmff/tree.js';
 import { Writer } from '../isobmff/writer.js';
 import type { OutputTrack } from './composition.js';
@@ -46,4 +47,26 @@ export function mediaHeader(t: OutputTrack): BoxNode {
 export function dinf(): BoxNode {
   const url = [0, 0, 0, 12, 0x75, 0x72, 0x6c, 0x20, 0, 0, 0, 1];
   return containerNode('dinf', [rawNode('dref', [0, 0, 0, 0, 0, 0, 0, 1, ...url])]);
+}
+
+/** The track header of an output track: the source's flags, layer, volume, matrix and size, with its new id and duration. */
+export function trackHeader(t: OutputTrack, trackId: number, duration: number): TkhdBox {
+  const tpl = t.template.tkhd;
+  return {
+    version: versionFor(duration),
+    flags: tpl.flags,
+    creationTime: 0,
+    modificationTime: 0,
+    trackId,
+    reserved1: new Uint8Array(4),
+    duration,
+    reserved2: new Uint8Array(8),
+    layer: tpl.layer,
+    alternateGroup: tpl.alternateGroup,
+    volume: tpl.volume,
+    reserved3: new Uint8Array(2),
+    matrix: tpl.matrix,
+    width: tpl.width,
+    height: tpl.height,
+  };
 }

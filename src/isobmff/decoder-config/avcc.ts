@@ -64,8 +64,8 @@ export interface AvcSps {
   timing?: { numUnitsInTick: number; timeScale: number; fixedFrameRate: boolean };
 }
 
-/** H.264 Table E-1: aspect_ratio_idc 1..16. */
-const SAR: readonly [number, number][] = [
+/** H.264 Table E-1 (H.265 has the same): aspect_ratio_idc 1..16. */
+export const SAR: readonly [number, number][] = [
   [1, 1],
   [12, 11],
   [10, 11],

@@ -1,6 +1,7 @@
 // hvcC (HEVCDecoderConfigurationRecord, in hvc1/hev1 sample entries): ISO/IEC 14496-15 8.3.3.
 import { VvfError } from '../../errors.js';
 import type { Cursor } from '../cursor.js';
+import { SAR } from './avcc.js';
 import { Bits, rbsp } from './bits.js';
 import type { ColourDescription } from './colr.js';
 
@@ -101,26 +102,6 @@ export interface HevcSps {
   colour?: ColourDescription;
 }
 
-/** H.265 Table E-1 is H.264's: aspect_ratio_idc 1..16. */
-const HEVC_SAR: readonly [number, number][] = [
-  [1, 1],
-  [12, 11],
-  [10, 11],
-  [16, 11],
-  [40, 33],
-  [24, 11],
-  [20, 11],
-  [32, 11],
-  [80, 33],
-  [18, 11],
-  [15, 11],
-  [64, 33],
-  [160, 99],
-  [4, 3],
-  [3, 2],
-  [2, 1],
-];
-
 /** Parses an SPS NAL unit (2-byte header included). Loops are bounded by the bits the unit holds. */
 export function parseHevcSps(nal: Uint8Array, path: string, offset: number): HevcSps {
   const r = new Bits(rbsp(nal, 2), path, offset);
@@ -173,7 +154,7 @@ export function parseHevcSps(nal: Uint8Array, path: string, offset: number): Hev
   if (r.flag()) {
     const idc = r.u(8);
     if (idc === 255) sps.sampleAspectRatio = [r.u(16), r.u(16)];
-    else if (idc >= 1 && idc <= HEVC_SAR.length) sps.sampleAspectRatio = HEVC_SAR[idc - 1];
+    else if (idc >= 1 && idc <= SAR.length) sps.sampleAspectRatio = SAR[idc - 1];
   }
   if (r.flag()) r.u(1); // overscan
   if (r.flag()) {

@@ -24,7 +24,7 @@ import { defaultLimits } from '../../src/limits.js';
 import { openSource } from '../../src/sources/open-source.js';
 import { compileRecipe, resolverFor, virtualFileFromLayout } from '../../src/virtual/compile.js';
 import type { VirtualFile } from '../../src/virtual/virtual-file.js';
-import { decodeErrors, type FramePacket, framemd5 } from '../helpers/media.js';
+import { decodeErrors, framemd5, samePackets } from '../helpers/media.js';
 
 const run = promisify(execFile);
 const SHAKA_PACKAGER = join(
@@ -33,21 +33,6 @@ const SHAKA_PACKAGER = join(
   `packager-linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`,
 );
 const dir = mkdtempSync(join(tmpdir(), 'vvf-fragmented-'));
-
-/** Same packets relative to each list's first dts (see progressive.test.ts); durations ffmpeg guesses for a last packet are not compared. */
-function samePackets(ours: FramePacket[], theirs: FramePacket[]): string | undefined {
-  if (ours.length !== theirs.length) return `${ours.length} packets, source has ${theirs.length}`;
-  const a0 = ours[0]?.dts ?? 0;
-  const b0 = theirs[0]?.dts ?? 0;
-  for (let i = 0; i < ours.length; i++) {
-    const a = ours[i]!;
-    const b = theirs[i]!;
-    if (a.size !== b.size || a.hash !== b.hash) return `packet ${i}: size/hash ${a.size}/${a.hash} != ${b.size}/${b.hash}`;
-    if (a.dts - a0 !== b.dts - b0) return `packet ${i}: dts ${a.dts - a0} != ${b.dts - b0} (from the first)`;
-    if (a.pts - a0 !== b.pts - b0) return `packet ${i}: pts ${a.pts - a0} != ${b.pts - b0} (from the first dts)`;
-  }
-  return undefined;
-}
 
 function presentationOf(c: Composition): FragmentedPresentation<VirtualFile> {
   const resolve = resolverFor(c.sources, (spec) => openSource(spec));

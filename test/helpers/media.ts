@@ -93,3 +93,30 @@ export async function ffprobeTopLevelBoxes(file: string): Promise<string[]> {
   for (const m of stderr.matchAll(/type:'(\w{4})' parent:'root'/g)) types.push(m[1]!);
   return types;
 }
+
+/**
+ * Whether two packet lists are the same media: equal sizes and payload hashes, and equal
+ * timing relative to each list's first dts (ffmpeg shifts a whole stream's timestamps
+ * differently for fragmented and progressive files: by the edit's media time, or by the
+ * most negative composition offset). With `durations`, durations too: one ffmpeg made up
+ * (that disagrees with its own next dts, or a fragmented source's last) is checked against
+ * the next dts, and a last packet's only when `lastKnown`. Undefined when equal, else what differs.
+ */
+export function samePackets(ours: FramePacket[], theirs: FramePacket[], durations?: { lastKnown: boolean }): string | undefined {
+  if (ours.length !== theirs.length) return `${ours.length} packets, source has ${theirs.length}`;
+  const a0 = ours[0]?.dts ?? 0;
+  const b0 = theirs[0]?.dts ?? 0;
+  for (let i = 0; i < ours.length; i++) {
+    const a = ours[i]!;
+    const b = theirs[i]!;
+    if (a.size !== b.size || a.hash !== b.hash) return `packet ${i}: size/hash ${a.size}/${a.hash} != ${b.size}/${b.hash}`;
+    if (a.dts - a0 !== b.dts - b0) return `packet ${i}: dts ${a.dts - a0} != ${b.dts - b0} (from the first)`;
+    if (a.pts - a0 !== b.pts - b0) return `packet ${i}: pts ${a.pts - a0} != ${b.pts - b0} (from the first dts)`;
+    if (!durations) continue;
+    const next = theirs[i + 1];
+    const theirDuration = next && next.dts - b.dts !== b.duration ? next.dts - b.dts : b.duration;
+    if (a.duration !== theirDuration && (next || durations.lastKnown))
+      return `packet ${i}: duration ${a.duration} != ${theirDuration}`;
+  }
+  return undefined;
+}

@@ -108,11 +108,8 @@ static napi_value fuse_umount(napi_env env, napi_callback_info info) {
 
 // --- fusermount3 hand-over --------------------------------------------------------------
 
-// socketPair() → [fd, fd]: a Unix stream socketpair, both ends close-on-exec (the child's
-// end is passed to fusermount3 through spawn's stdio, which dup2s it without the flag).
-static napi_value socket_pair(napi_env env, napi_callback_info info) {
-  int fds[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return throw_errno(env, errno, "socketpair");
+// [fds[0], fds[1]] as a JS array: what socketPair and replyPipe return.
+static napi_value fd_pair(napi_env env, const int fds[2]) {
   napi_value arr, a, b;
   napi_create_array_with_length(env, 2, &arr);
   napi_create_int32(env, fds[0], &a);
@@ -120,6 +117,14 @@ static napi_value socket_pair(napi_env env, napi_callback_info info) {
   napi_set_element(env, arr, 0, a);
   napi_set_element(env, arr, 1, b);
   return arr;
+}
+
+// socketPair() → [fd, fd]: a Unix stream socketpair, both ends close-on-exec (the child's
+// end is passed to fusermount3 through spawn's stdio, which dup2s it without the flag).
+static napi_value socket_pair(napi_env env, napi_callback_info info) {
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return throw_errno(env, errno, "socketpair");
+  return fd_pair(env, fds);
 }
 
 // recvFd(sock) → fd, or -1 when the peer closed without sending one. Does not block:
@@ -525,13 +530,7 @@ static napi_value reply_pipe(napi_env env, napi_callback_info info) {
     close(fds[1]);
     return throw_errno(env, e, "F_SETPIPE_SZ");
   }
-  napi_value arr, a, b;
-  napi_create_array_with_length(env, 2, &arr);
-  napi_create_int32(env, fds[0], &a);
-  napi_create_int32(env, fds[1], &b);
-  napi_set_element(env, arr, 0, a);
-  napi_set_element(env, arr, 1, b);
-  return arr;
+  return fd_pair(env, fds);
 }
 
 // --- registration ------------------------------------------------------------------------

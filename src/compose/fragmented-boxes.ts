@@ -352,12 +352,21 @@ export function sidxBytes(
   if (references.length > 0xffff) {
     throw new VvfError('STRUCTURE_LIMIT', `track ${t.id}: ${references.length} segments, a sidx holds at most 65535`);
   }
-  const ept = Math.max(0, plan.presentationTimes[from] ?? 0);
+  return encodeSidx(t.template.timescale, plan.presentationTimes[from] ?? 0, references);
+}
+
+/**
+ * A sidx of the output track whose references start right after it, the first presenting
+ * from `earliest` (a negative time is written as 0: the field is unsigned). A media
+ * segment served alone carries one made of its own reference in the single file's sidx.
+ */
+export function encodeSidx(timescale: number, earliest: number, references: SidxReference[]): Uint8Array {
+  const ept = Math.max(0, earliest);
   const sidx: SidxBox = {
     version: versionFor(ept),
     flags: 0,
     referenceId: FILE_TRACK_ID,
-    timescale: t.template.timescale,
+    timescale,
     earliestPresentationTime: ept,
     firstOffset: 0,
     reserved: 0,

@@ -21,6 +21,13 @@ export interface ByteRange {
   end: number;
 }
 
+/** Where the parts of a track's single file are (see {@link FragmentedTrack.singleFileRanges}). */
+export interface SingleFileRanges {
+  init: ByteRange;
+  index: ByteRange;
+  segments: Float64Array;
+}
+
 /** What a face turns a layout into (a VirtualFile over the composition's sources, usually). */
 export type FileMaker<F> = (layout: FileLayout) => F;
 
@@ -72,23 +79,7 @@ export class FragmentedTrack<F = FileLayout> {
    * once, like a progressive file: its size is exact before a byte is read.
    */
   singleFileLayout(): FileLayout {
-    const frags = this.fragments();
-    const b = new LayoutBuilder(this.composition.sources);
-    b.addBytes(initSegmentBytes(this.track, this.composition.timescale));
-    b.addBytes(
-      sidxBytes(
-        this.track,
-        this.plan,
-        frags.map((f) => f.size),
-        0,
-        this.plan.count,
-      ),
-    );
-    frags.forEach((f, i) => {
-      b.addBytes(f.bytes);
-      this.addSamples(b, this.plan.starts[i] as number, this.plan.starts[i + 1] as number);
-    });
-    return b.finish(FRAGMENTED_FORMAT, this.contentType);
+    return this.singleFileWithRanges().layout;
   }
 
   /**
@@ -97,16 +88,38 @@ export class FragmentedTrack<F = FileLayout> {
    * each segment's moof + mdat (HLS EXT-X-BYTERANGE): segment i is `[segments[i], segments[i+1])`.
    * Makes every moof, as laying out the single file does.
    */
-  singleFileRanges(): { init: ByteRange; index: ByteRange; segments: Float64Array } {
-    const init = initSegmentBytes(this.track, this.composition.timescale).length;
-    const sizes = this.fragments().map((f) => f.size);
-    const index = sidxBytes(this.track, this.plan, sizes, 0, this.plan.count).length;
+  singleFileRanges(): SingleFileRanges {
+    return this.singleFileWithRanges(false).ranges;
+  }
+
+  /** The single file's layout (unless `withLayout` is false) and where its parts are, from one pass over the moofs. */
+  singleFileWithRanges(withLayout = true): { layout: FileLayout; ranges: SingleFileRanges } {
+    const frags = this.fragments();
+    const b = new LayoutBuilder(withLayout ? this.composition.sources : []);
+    const init = initSegmentBytes(this.track, this.composition.timescale);
+    const sizes = frags.map((f) => f.size);
+    const index = sidxBytes(this.track, this.plan, sizes, 0, this.plan.count);
     const segments = new Float64Array(this.plan.count + 1);
-    segments[0] = init + index;
+    segments[0] = init.length + index.length;
     sizes.forEach((size, i) => {
       segments[i + 1] = (segments[i] as number) + size;
     });
-    return { init: { start: 0, end: init }, index: { start: init, end: init + index }, segments };
+    if (withLayout) {
+      b.addBytes(init);
+      b.addBytes(index);
+      frags.forEach((f, i) => {
+        b.addBytes(f.bytes);
+        this.addSamples(b, this.plan.starts[i] as number, this.plan.starts[i + 1] as number);
+      });
+    }
+    return {
+      layout: b.finish(FRAGMENTED_FORMAT, this.contentType),
+      ranges: {
+        init: { start: 0, end: init.length },
+        index: { start: init.length, end: init.length + index.length },
+        segments,
+      },
+    };
   }
 
   /** Every segment's moof and mdat header, in order. */
@@ -130,7 +143,7 @@ export class FragmentedTrack<F = FileLayout> {
     return this.makeFile(this.singleFileLayout());
   }
 
-  private get contentType(): string {
+  get contentType(): string {
     return this.track.template.kind === 'audio' ? 'audio/mp4' : 'video/mp4';
   }
 

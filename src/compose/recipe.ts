@@ -3,6 +3,8 @@ import { VvfError } from '../errors.js';
 /**
  * What a user asks for, as JSON. A recipe is a list of pieces played one after another;
  * each piece takes tracks from sources and optionally keeps only a time range.
+ * The layout says what is made of them: one progressive MP4, or a fragmented presentation
+ * (`dash`, `hls`, or `cmaf` for both) whose every track is a rendition.
  *
  * ```json
  * { "layout": "progressive",
@@ -14,11 +16,27 @@ import { VvfError } from '../errors.js';
  * A recipe with one piece may put `tracks`, `start` and `end` at the top level.
  */
 export interface Recipe {
-  /** Output layout. Only "progressive" (ftyp, moov, one mdat) for now. */
-  layout: 'progressive';
+  /**
+   * Output layout: `progressive` (ftyp, moov, one mdat), or a fragmented presentation
+   * with one rendition per track — `dash` (MPDs), `hls` (playlists), `cmaf` (both, over
+   * the same segments).
+   */
+  layout: RecipeLayout;
   pieces: RecipePiece[];
+  /** Fragmented layouts: target segment duration in seconds (default 4). */
+  segment?: TimeValue;
   /** What to call the file where faces show names (the mount's file name, listings); part of the id. */
   name?: string;
+}
+
+/** The layouts a recipe may ask for. */
+export type RecipeLayout = 'progressive' | 'dash' | 'hls' | 'cmaf';
+
+const LAYOUTS: readonly RecipeLayout[] = ['progressive', 'dash', 'hls', 'cmaf'];
+
+/** Whether a recipe makes a fragmented presentation rather than one progressive file. */
+export function isPresentation(recipe: Recipe): recipe is Recipe & { layout: 'dash' | 'hls' | 'cmaf' } {
+  return recipe.layout !== 'progressive';
 }
 
 /** Longest `name` a recipe may give. */
@@ -136,10 +154,17 @@ function piece(v: unknown, where: string): RecipePiece {
 /** Checks a parsed JSON value and returns it as a Recipe; USAGE errors say what is wrong. */
 export function parseRecipe(json: unknown): Recipe {
   if (!isObject(json)) fail('a recipe is a JSON object');
-  checkKeys(json, ['layout', 'pieces', 'tracks', 'start', 'end', 'name'], 'recipe');
-  const layout = json.layout ?? 'progressive';
-  if (layout !== 'progressive') fail(`layout "${String(layout)}" is not supported (progressive)`);
-  const named: { name?: string } = {};
+  checkKeys(json, ['layout', 'pieces', 'tracks', 'start', 'end', 'name', 'segment'], 'recipe');
+  const layout = (json.layout ?? 'progressive') as RecipeLayout;
+  if (!LAYOUTS.includes(layout)) fail(`layout "${String(layout)}" is not supported (${LAYOUTS.join(', ')})`);
+  const named: { name?: string; segment?: TimeValue } = {};
+  if (json.segment !== undefined) {
+    if (layout === 'progressive') fail('segment applies to the dash, hls and cmaf layouts, not progressive');
+    const segment = seconds(json.segment, 'segment') as TimeValue;
+    const { num } = timeFraction(segment);
+    if (num === 0n) fail('segment must be longer than 0 s');
+    named.segment = segment;
+  }
   if (json.name !== undefined) {
     if (typeof json.name !== 'string' || json.name.trim() === '' || json.name.length > MAX_RECIPE_NAME)
       fail(`name must be a non-empty string of at most ${MAX_RECIPE_NAME} characters`);

@@ -1,8 +1,9 @@
-// compileRecipe: a recipe through compose and the progressive layout into a VirtualFile, with one handle that closes everything it opened.
+// compileRecipe: a recipe through compose and its layout (progressive, or a fragmented presentation's package) into a VirtualFile, with one handle that closes everything it opened.
 import type { Composition } from '../compose/composition.js';
 import type { FileLayout } from '../compose/layout.js';
+import { layoutPresentation } from '../compose/presentation.js';
 import { layoutProgressive } from '../compose/progressive.js';
-import type { Recipe } from '../compose/recipe.js';
+import { isPresentation, type Recipe } from '../compose/recipe.js';
 import { composeRecipe } from '../compose/resolve.js';
 import { openMovie } from '../demux/open-movie.js';
 import { type Limits, MemoryBudget, resolveLimits, SAMPLE_TABLE_BYTES_PER_SAMPLE } from '../limits.js';
@@ -52,7 +53,8 @@ export interface CompiledRecipe {
 
 /**
  * A recipe becomes a VirtualFile: its sources are parsed (metadata only), the composition
- * laid out, and the result knows its size at once and reads its bytes on demand. Close
+ * laid out (a progressive MP4, or for the dash, hls and cmaf layouts a presentation's
+ * package, whose parts `presentationFiles` gives), and the result knows its size at once and reads its bytes on demand. Close
  * the returned handle when done; if compiling fails, what it opened is closed before the
  * error is thrown.
  */
@@ -88,7 +90,12 @@ export async function compileRecipe(recipe: Recipe, opts: CompileOptions = {}): 
     let outputSamples = 0;
     for (const t of composition.tracks) outputSamples += t.samples.count;
     budget.charge(outputSamples * LAYOUT_BYTES_PER_SAMPLE, `the layout of ${outputSamples} samples`);
-    layout = layoutProgressive(composition, opts.chunkSeconds !== undefined ? { chunkSeconds: opts.chunkSeconds } : {});
+    layout = isPresentation(recipe)
+      ? layoutPresentation(composition, {
+          layout: recipe.layout,
+          ...(recipe.segment !== undefined ? { segmentSeconds: recipe.segment } : {}),
+        }).layout
+      : layoutProgressive(composition, opts.chunkSeconds !== undefined ? { chunkSeconds: opts.chunkSeconds } : {});
   } catch (e) {
     await closeEach(demuxed());
     throw e;

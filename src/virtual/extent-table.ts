@@ -1,5 +1,5 @@
 // ExtentTable: a virtual file's extents as three typed-array columns, their checks, and the search for the extent holding an offset.
-import { type FileLayout, HELD } from '../compose/layout.js';
+import { type FileLayout, HELD, LayoutBuilder } from '../compose/layout.js';
 import { VvfError } from '../errors.js';
 import type { SourceRef } from './source-ref.js';
 
@@ -115,6 +115,31 @@ export class ExtentTable implements CompiledVirtualFile {
     if (bad || limit === undefined || !(offset + end - start <= limit)) {
       explainBadExtent(this, i);
     }
+  }
+
+  /**
+   * Bytes `[start, end)` of this table as a compiled form of their own, after `prefix` (held
+   * bytes put in front), indexing the same sources. Extents of a table not checked up front
+   * are checked as they are copied.
+   */
+  slice(start: number, end: number, prefix: Uint8Array, format: string, contentType: string): CompiledVirtualFile {
+    const b = new LayoutBuilder(this.sources);
+    b.addBytes(prefix);
+    if (end > start) {
+      const first = this.extentAt(start);
+      for (let i = first; i < this.ends.length; i++) {
+        if (!this.validated) this.checkExtent(i);
+        const extentStart = i === 0 ? 0 : this.ends[i - 1]!;
+        if (extentStart >= end) break;
+        const from = Math.max(start, extentStart);
+        const to = Math.min(end, this.ends[i]!);
+        const at = this.offsets[i]! + (from - extentStart);
+        const index = this.sourceIndex[i]!;
+        if (index === HELD) b.addBytes(this.bytes.subarray(at, at + to - from));
+        else b.addSourceRange(index, at, to - from);
+      }
+    }
+    return { ...b.finish(format, contentType), sources: this.sources };
   }
 
   /** The extents in order, generated on demand (an object per step, none kept). */

@@ -4,12 +4,20 @@ import { closedError } from '../sources/read-range.js';
 import type { Source } from '../sources/source.js';
 import { matchingOrClosed, type SourceRef, type SourceResolver } from './source-ref.js';
 
+/** What a virtual file reads its sources through: its own {@link OpenedSources}, or another file's, borrowed. */
+export interface SourceSet {
+  readonly closed: boolean;
+  /** Source `index`, opened on first use. */
+  get(index: number): Promise<Source>;
+  close(): Promise<void>;
+}
+
 /**
  * The sources of one virtual file by index. Each opens lazily, once (concurrent first
  * uses share one open), and is checked against the validator and size recorded at
  * compile time. A failed open is forgotten so that a later read retries.
  */
-export class OpenedSources {
+export class OpenedSources implements SourceSet {
   private readonly opened: (Promise<Source> | undefined)[];
   private closedFlag = false;
 
@@ -62,4 +70,21 @@ export class OpenedSources {
     // Resolvers should check this already; a mismatched source would give misplaced bytes.
     return matchingOrClosed(ref, source);
   }
+}
+
+/**
+ * A view of another file's sources for a file made of part of it (a segment of a
+ * presentation): it opens through `from`, and closing it closes nothing but itself.
+ */
+export function borrowSources(from: SourceSet, key: string): SourceSet {
+  let closed = false;
+  return {
+    get closed() {
+      return closed || from.closed;
+    },
+    get: (index) => (closed ? Promise.reject(closedError(key)) : from.get(index)),
+    close: async () => {
+      closed = true;
+    },
+  };
 }

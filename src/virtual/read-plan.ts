@@ -5,7 +5,7 @@ import { VvfError } from '../errors.js';
 import { checkReadRange } from '../sources/read-range.js';
 import type { Source } from '../sources/source.js';
 import type { ExtentTable } from './extent-table.js';
-import type { OpenedSources } from './opened-sources.js';
+import type { SourceSet } from './opened-sources.js';
 
 /** A piece of a planned range: held bytes, or a range of an opened source. */
 export type PlannedPiece = Uint8Array | { index: number; source: Source; offset: number; length: number };
@@ -72,7 +72,7 @@ export function forEachExtent(
  */
 export async function readExtents(
   table: ExtentTable,
-  sources: OpenedSources,
+  sources: SourceSet,
   from: number,
   to: number,
   scratch?: Uint8Array,
@@ -157,7 +157,7 @@ export function joinPieces(pieces: readonly Uint8Array[], length: number, held: 
  * bytes, and ranges of opened sources (neighbouring extents that are contiguous in their
  * source merged into one range). Sources are opened here, so a source that is gone fails now.
  */
-export async function planExtents(table: ExtentTable, sources: OpenedSources, from: number, to: number): Promise<PlannedPiece[]> {
+export async function planExtents(table: ExtentTable, sources: SourceSet, from: number, to: number): Promise<PlannedPiece[]> {
   const raw: (Uint8Array | { index: number; offset: number; length: number })[] = [];
   const wanted: number[] = [];
   forEachExtent(table, from, to, (index, at, n) => {

@@ -1,9 +1,10 @@
 // VirtualFile: header bytes in memory plus runs of source bytes, read on demand; the public face of the extent table, its read plan and its serialized form.
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { checkReadRange, closedError } from '../sources/read-range.js';
 import type { Source } from '../sources/source.js';
 import { type CompiledVirtualFile, type ExtentInfo, ExtentTable } from './extent-table.js';
-import { OpenedSources } from './opened-sources.js';
+import { borrowSources, OpenedSources, type SourceSet } from './opened-sources.js';
 import { joinPieces, type PlannedPiece, planExtents, readExtents, type StreamOptions, streamRange } from './read-plan.js';
 import { digestOf, readSerialized, writeSerialized } from './serialized-form.js';
 import type { SourceRef, SourceResolver } from './source-ref.js';
@@ -37,7 +38,7 @@ export class VirtualFile implements Source {
   readonly key: string;
   private readonly table: ExtentTable;
   private readonly digest: Uint8Array;
-  private readonly opened: OpenedSources;
+  private readonly opened: SourceSet;
   private bytesReadSoFar = 0;
   private readCountSoFar = 0;
 
@@ -49,7 +50,7 @@ export class VirtualFile implements Source {
    * @param digest the SHA-256 of the serialized body when already known (loading a
    *   serialized file whose CRC matched), so it is not computed again
    */
-  constructor(compiled: CompiledVirtualFile, resolve: SourceResolver, digest?: Uint8Array) {
+  constructor(compiled: CompiledVirtualFile, resolve: SourceResolver | SourceSet, digest?: Uint8Array) {
     // With a digest the buffer was CRC-checked on load: extents are checked as reads reach them.
     this.table = new ExtentTable(compiled, digest === undefined);
     this.format = this.table.format;
@@ -60,7 +61,9 @@ export class VirtualFile implements Source {
     const tag = `vvf-${Buffer.from(this.digest.subarray(0, ETAG_DIGEST_BYTES)).toString('base64url')}`;
     this.etag = `"${tag}"`;
     this.key = `virtual:${tag}`;
-    this.opened = new OpenedSources(this.sources, resolve, this.key);
+    // A slice is given its parent's sources instead of a resolver: it borrows them.
+    this.opened =
+      typeof resolve === 'function' ? new OpenedSources(this.sources, resolve, this.key) : borrowSources(resolve, this.key);
   }
 
   /** The etag: the file's content identity, as a Source validator. */
@@ -139,6 +142,29 @@ export class VirtualFile implements Source {
    */
   stream(start = 0, end: number = this.size, opts: StreamOptions = {}): Readable {
     return streamRange(this, start, end, opts);
+  }
+
+  /**
+   * Bytes `[start, end)` of this file, after `prefix`, as a file of their own that reads
+   * through this file's sources (opened once, for both) and closes none of them: a media
+   * segment of a presentation, cut from the package without copying its columns beyond the
+   * range. Its etag derives from this file's, the range and the prefix. Reads of the slice
+   * after this file closes fail as reads of a closed file.
+   */
+  slice(start: number, end: number, opts: { prefix?: Uint8Array; contentType?: string; format?: string } = {}): VirtualFile {
+    checkReadRange(start, end - start, this.size, this.key);
+    const prefix = opts.prefix ?? new Uint8Array(0);
+    const format = opts.format ?? this.format;
+    const contentType = opts.contentType ?? this.contentType;
+    const compiled = this.table.slice(start, end, prefix, format, contentType);
+    const range = new Float64Array([start, end]);
+    const digest = createHash('sha256')
+      .update(this.digest)
+      .update(new Uint8Array(range.buffer))
+      .update(prefix)
+      .update(`${format}\n${contentType}`)
+      .digest();
+    return new VirtualFile(compiled, this.opened, new Uint8Array(digest));
   }
 
   /**

@@ -8,6 +8,12 @@ export interface Limits {
   maxMetadataBytes: number;
   /** Boxes visited in one source's top level or one container. */
   maxBoxes: number;
+  /**
+   * Boxes in one metadata box's tree (a moov or moof with everything inside it). A real moov
+   * holds about 30 per track; a tree box costs a few hundred bytes of memory, so a moov of a
+   * million 8-byte boxes would hold half a gigabyte for 8 MB of input.
+   */
+  maxTreeBoxes: number;
   /** Box nesting depth. */
   maxDepth: number;
   /** Fragments (moof) per track. */
@@ -36,6 +42,8 @@ export const defaultLimits: Readonly<Limits> = Object.freeze({
   maxSamplesPerTrack: 20_000_000,
   maxMetadataBytes: 512 * 1024 * 1024,
   maxBoxes: 1_000_000,
+  // 256 tracks of 30 boxes are under 8 000.
+  maxTreeBoxes: 100_000,
   maxDepth: 32,
   maxFragments: 1_000_000,
   maxTracks: 256,

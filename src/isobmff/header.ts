@@ -126,9 +126,21 @@ function plainHeader(bytes: Uint8Array, index: number, base: number, containerEn
   return { type: typeName(t0, t1, t2, t3), start, headerSize: 8, size, large: false, toEnd: false };
 }
 
-/** {@link readBoxHeader} at `bytes[index]` (absolute offset `base + index`), without a Cursor when the header is plain. */
-export function readBoxHeaderAt(bytes: Uint8Array, index: number, base: number, containerEnd: number): BoxHeader {
-  return plainHeader(bytes, index, base, containerEnd) ?? readBoxHeader(new Cursor(bytes, base, '', index), containerEnd);
+/**
+ * {@link readBoxHeader} at `bytes[index]` (absolute offset `base + index`), without a Cursor when the header is plain.
+ * `path` (the container's, for messages) and `limit` (the index reads stop at) serve the careful path.
+ */
+export function readBoxHeaderAt(
+  bytes: Uint8Array,
+  index: number,
+  base: number,
+  containerEnd: number,
+  path = '',
+  limit = bytes.length,
+): BoxHeader {
+  return (
+    plainHeader(bytes, index, base, containerEnd) ?? readBoxHeader(new Cursor(bytes, base, path, index, limit), containerEnd)
+  );
 }
 
 /** Largest total size a box can have with a 32-bit size field. */

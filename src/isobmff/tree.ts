@@ -25,7 +25,7 @@ import { trexCodec } from './boxes/trex.js';
 import { trunCodec } from './boxes/trun.js';
 import type { BoxCodec } from './codec.js';
 import { Cursor } from './cursor.js';
-import { type BoxHeader, boxSize, readBoxHeader, writeBoxHeader } from './header.js';
+import { type BoxHeader, boxSize, readBoxHeaderAt, writeBoxHeader } from './header.js';
 import { Writer } from './writer.js';
 
 /** Boxes that only hold other boxes. */
@@ -98,7 +98,8 @@ export interface OpaqueNode extends NodeBase {
 export type BoxNode = ContainerNode | LeafNode | OpaqueNode;
 
 export interface ParseTreeOptions {
-  limits: Pick<Limits, 'maxBoxes' | 'maxDepth'>;
+  /** The tree may hold at most the smaller of maxBoxes and maxTreeBoxes. */
+  limits: Pick<Limits, 'maxBoxes' | 'maxDepth'> & Partial<Pick<Limits, 'maxTreeBoxes'>>;
   /** Source name for error messages. */
   source?: string;
 }
@@ -108,7 +109,7 @@ export interface ParseTreeOptions {
  * containers are descended, known leaves parsed, everything else kept as bytes.
  */
 export function parseBoxTree(bytes: Uint8Array, base: number, parentPath: string, opts: ParseTreeOptions): BoxNode[] {
-  const counter = { boxes: 0 };
+  const counter: TreeCounter = { boxes: 0, max: Math.min(opts.limits.maxBoxes, opts.limits.maxTreeBoxes ?? Infinity) };
   try {
     return parseChildren(new Cursor(bytes, base, parentPath), parentPath, 0, opts, counter);
   } catch (e) {
@@ -117,53 +118,67 @@ export function parseBoxTree(bytes: Uint8Array, base: number, parentPath: string
   }
 }
 
-function parseChildren(
-  c: Cursor,
-  parentPath: string,
-  depth: number,
-  opts: ParseTreeOptions,
-  counter: { boxes: number },
-): BoxNode[] {
+/** Boxes of one tree so far, and how many it may hold. */
+interface TreeCounter {
+  boxes: number;
+  max: number;
+}
+
+function parseChildren(c: Cursor, parentPath: string, depth: number, opts: ParseTreeOptions, counter: TreeCounter): BoxNode[] {
   if (depth > opts.limits.maxDepth) {
     throw new VvfError('STRUCTURE_LIMIT', `boxes nested deeper than ${opts.limits.maxDepth}`, {
       path: parentPath,
       offset: c.offset,
     });
   }
+  // Walked by index, not through Cursor.sub: a container may hold a million boxes, and a
+  // Cursor (with its DataView) and a copy per opaque box were most of their cost.
+  const { bytes, base } = c;
+  const limit = c.position + c.remaining;
+  const endOffset = c.endOffset;
   const nodes: BoxNode[] = [];
   const seen = new Map<string, number>();
+  let index = c.position;
   // Trailing bytes shorter than a box header are padding some writers leave; ignore them.
-  while (c.remaining >= 8) {
-    if (++counter.boxes > opts.limits.maxBoxes) {
-      throw new VvfError('STRUCTURE_LIMIT', `more than ${opts.limits.maxBoxes} boxes`, { path: parentPath, offset: c.offset });
+  while (limit - index >= 8) {
+    if (++counter.boxes > counter.max) {
+      const which = counter.max === opts.limits.maxBoxes ? 'maxBoxes' : 'maxTreeBoxes';
+      throw new VvfError('STRUCTURE_LIMIT', `more than ${counter.max} boxes in one box tree (limit ${which})`, {
+        path: parentPath,
+        offset: base + index,
+      });
     }
-    const start = c.position;
-    const h = readBoxHeader(c, c.endOffset);
+    const h = readBoxHeaderAt(bytes, index, base, endOffset, parentPath, limit);
     const n = seen.get(h.type) ?? 0;
     seen.set(h.type, n + 1);
     const path = `${parentPath === '' ? '' : `${parentPath}/`}${h.type}${n > 0 ? `[${n}]` : ''}`;
-    const payload = c.sub(h.size - (c.position - start), path);
-    nodes.push(parseNode(h, payload, path, depth, opts, counter, c.bytes, start));
+    nodes.push(parseNode(h, path, depth, opts, counter, bytes, base, index));
+    index += h.size;
   }
   return nodes;
 }
 
 function parseNode(
   h: BoxHeader,
-  payload: Cursor,
   path: string,
   depth: number,
   opts: ParseTreeOptions,
-  counter: { boxes: number },
+  counter: TreeCounter,
   bytes: Uint8Array,
+  base: number,
   start: number,
 ): BoxNode {
   if (CONTAINER_TYPES.has(h.type)) {
+    const payload = new Cursor(bytes, base, path, start + h.headerSize, start + h.size);
     return { kind: 'container', type: h.type, header: h, path, children: parseChildren(payload, path, depth + 1, opts, counter) };
   }
   const codec = LEAF_CODECS.get(h.type);
-  if (codec) return { kind: 'leaf', type: h.type, header: h, path, codec, box: codec.parse(payload, h) };
-  return { kind: 'opaque', type: h.type, header: h, path, bytes: bytes.slice(start, start + h.size) };
+  if (codec) {
+    const payload = new Cursor(bytes, base, path, start + h.headerSize, start + h.size);
+    return { kind: 'leaf', type: h.type, header: h, path, codec, box: codec.parse(payload, h) };
+  }
+  // A view, not a copy: trees live only while a scan is read (the model copies what it keeps).
+  return { kind: 'opaque', type: h.type, header: h, path, bytes: bytes.subarray(start, start + h.size) };
 }
 
 /** Total size of a node as it would be written. */
@@ -205,28 +220,42 @@ export function encodeNodes(nodes: BoxNode[]): Uint8Array {
 
 /** Children of a container with the given type. */
 export function childrenOf(node: BoxNode | BoxNode[], type: string): BoxNode[] {
-  const list = Array.isArray(node) ? node : node.kind === 'container' ? node.children : [];
-  return list.filter((n) => n.type === type);
+  const out: BoxNode[] = [];
+  for (const n of childList(node)) if (n.type === type) out.push(n);
+  return out;
 }
 
 /** The first child container of a type, or undefined. */
 export function containerChild(node: BoxNode | BoxNode[], type: string): ContainerNode | undefined {
-  const n = childrenOf(node, type)[0];
+  const n = firstOfType(node, type);
   return n?.kind === 'container' ? n : undefined;
 }
 
 /** The parsed leaf boxes of a type among a node's children, typed by their codec. */
 export function leaves<T>(node: BoxNode | BoxNode[], type: string, codec: BoxCodec<T>): T[] {
   const out: T[] = [];
-  for (const n of childrenOf(node, type)) {
-    if (n.kind === 'leaf' && n.codec === (codec as BoxCodec<unknown>)) out.push(n.box as T);
+  for (const n of childList(node)) {
+    if (n.type === type && n.kind === 'leaf' && n.codec === (codec as BoxCodec<unknown>)) out.push(n.box as T);
   }
   return out;
 }
 
 /** The first parsed leaf of a type, or undefined. */
 export function leaf<T>(node: BoxNode | BoxNode[], type: string, codec: BoxCodec<T>): T | undefined {
-  return leaves(node, type, codec)[0];
+  // Stops at the first match: a container may hold a million other boxes.
+  for (const n of childList(node)) {
+    if (n.type === type && n.kind === 'leaf' && n.codec === (codec as BoxCodec<unknown>)) return n.box as T;
+  }
+  return undefined;
+}
+
+function childList(node: BoxNode | BoxNode[]): readonly BoxNode[] {
+  return Array.isArray(node) ? node : node.kind === 'container' ? node.children : [];
+}
+
+function firstOfType(node: BoxNode | BoxNode[], type: string): BoxNode | undefined {
+  for (const n of childList(node)) if (n.type === type) return n;
+  return undefined;
 }
 
 /** Like `leaf` but a missing box is a BOX_MISSING error located at the parent. */

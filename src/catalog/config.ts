@@ -19,9 +19,9 @@ export interface CatalogConfig {
   /** SQLite file keeping compiled files between runs and instances; none: memory only. */
   storePath?: string;
   /**
-   * Most bytes of compiled files (and their recipes) the SQLite store keeps; past it, the
-   * least recently used are deleted, and a single file larger is kept in memory only. 0: unlimited.
-   * Not applied to Redis (bound it with the server's `maxmemory`; see redis-store.ts).
+   * Most bytes of compiled files the store (SQLite, or Redis for every instance together)
+   * keeps; past it, the least recently used lose their compiled form (their recipe stays),
+   * and a single file larger is kept in memory only. 0: unlimited.
    */
   storeMaxBytes: number;
   /**

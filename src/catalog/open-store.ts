@@ -12,7 +12,7 @@ export async function openStore(config: CatalogConfig): Promise<TieredStore | un
   if (config.redisUrl) {
     // Loaded only when used: the Redis client adds to every start of the command otherwise.
     const { RedisStore } = await import('../store/redis-store.js');
-    const redis = await RedisStore.connect(config.redisUrl);
+    const redis = await RedisStore.connect(config.redisUrl, { maxBytes: config.storeMaxBytes });
     return new TieredStore(memory(), redis);
   }
   return config.storePath

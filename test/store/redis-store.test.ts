@@ -75,7 +75,7 @@ test('put, get, list and delete round trip, an 8 MiB binary blob included', asyn
   await store.close(); // twice is fine
 });
 
-test('the key layout: a hash per file and a sorted set of ids, under the prefix', async () => {
+test('the key layout: a hash per file, a sorted set of ids and the quota’s bookkeeping, under the prefix', async () => {
   const prefix = fresh();
   const store = await RedisStore.connect(redis.url, { prefix });
   const raw = createClient({ url: redis.url });
@@ -86,14 +86,23 @@ test('the key layout: a hash per file and a sorted set of ids, under the prefix'
     await store.put(file);
     assert.equal(store.fileKey('layout'), `${prefix}file:layout`);
     assert.equal(store.indexKey, `${prefix}files`);
-    assert.deepEqual((await raw.keys(`${prefix}*`)).sort(), [`${prefix}file:layout`, `${prefix}files`]);
+    assert.deepEqual(
+      (await raw.keys(`${prefix}*`)).sort(),
+      ['bytes', 'file:layout', 'files', 'sizes', 'used'].map((k) => `${prefix}${k}`),
+    );
+    // The quota's: compiled bytes per file, their sum, and last use (server time, in µs).
+    assert.deepEqual(await raw.hGetAll(`${prefix}sizes`), { layout: '300' });
+    assert.equal(await raw.get(`${prefix}bytes`), '300');
+    const [used] = await raw.zRangeWithScores(`${prefix}used`, 0, -1);
+    assert.equal(used?.value, 'layout');
+    assert.ok(Math.abs((used?.score ?? 0) / 1000 - Date.now()) < 60_000, 'last use in server microseconds');
     const fields = await raw.hGetAll(`${prefix}file:layout`);
     assert.deepEqual(Object.keys(fields).sort(), ['compiled', 'created', 'recipe']);
     assert.equal(fields.created, '1700000000123');
     assert.deepEqual(JSON.parse(fields.recipe!), file.recipe);
     assert.deepEqual(await raw.zRangeWithScores(`${prefix}files`, 0, -1), [{ value: 'layout', score: 1_700_000_000_123 }]);
     await store.delete('layout');
-    assert.deepEqual(await raw.keys(`${prefix}*`), [], 'delete removes both');
+    assert.deepEqual(await raw.keys(`${prefix}*`), [], 'deleting the last file removes every key');
 
     // Damaged by hand: a listed id without its hash is skipped; unreadable fields are a miss.
     await raw.zAdd(`${prefix}files`, { score: 5, value: 'ghost' });

@@ -17,7 +17,7 @@ export const serveUsage = `  serve [options]                       serve virtual
       --cache-control <value>           Cache-Control of virtual files
       --max-ranges <n>                  most ranges in one multipart answer
       --store <file.sqlite | none>      where compiled files are kept between runs (default ./vvf-metadata.sqlite)
-      --store-max-bytes <n>             most bytes the SQLite store keeps, least recently used deleted first (default 1 GiB; 0 unlimited)
+      --store-max-bytes <n>             most bytes of compiled files the store keeps (SQLite or Redis), least recently used dropped first (default 1 GiB; 0 unlimited)
       --redis <redis://host:port/db>    keep them in Redis instead, shared by every instance (VVF_REDIS)
       --sendfile <auto | off>           send local files' bytes with sendfile(2) when built (default auto; VVF_SENDFILE)
       --register <recipe.json>          register a recipe at start and print its URL; repeatable

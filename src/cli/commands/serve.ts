@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { checkRoots } from '../../catalog/config.js';
+import { VvfError } from '../../errors.js';
 import { loadMountConfig } from '../../fuse/config.js';
 import { mountCatalogFace } from '../../fuse/face.js';
 import type { FuseMount } from '../../fuse/fuse-mount.js';
@@ -78,12 +79,23 @@ export async function serve(args: string[]): Promise<number> {
     sendfile: sendfileState(config),
   });
   process.stderr.write(`vvf: serving at ${running.url} — player page ${running.url}/\n`);
-  for (const path of values.register ?? []) {
-    const entry = await running.registry.register(await loadRecipeFile(path));
-    const fileUrl = `${running.url}/v/${entry.id}.mp4`;
-    log({ level: 'info', msg: 'registered', recipe: path, id: entry.id, url: fileUrl, size: entry.file.size });
-    // The line a person looks for, on stderr so stdout stays JSON lines.
-    process.stderr.write(`vvf: ${path} is served as ${fileUrl} (${entry.file.size} bytes)\n`);
+  let registering: string | undefined;
+  try {
+    for (const path of values.register ?? []) {
+      registering = path;
+      const entry = await running.registry.register(await loadRecipeFile(path));
+      const fileUrl = `${running.url}/v/${entry.id}.mp4`;
+      log({ level: 'info', msg: 'registered', recipe: path, id: entry.id, url: fileUrl, size: entry.file.size });
+      // The line a person looks for, on stderr so stdout stays JSON lines.
+      process.stderr.write(`vvf: ${path} is served as ${fileUrl} (${entry.file.size} bytes)\n`);
+    }
+  } catch (e) {
+    // A recipe asked for at start that cannot be served is a failed start: stop (server and
+    // catalog) and exit non-zero with the error, rather than keep serving without it.
+    const error = e instanceof VvfError ? e.toJSON() : String(e);
+    log({ level: 'error', msg: 'cannot register, stopping', recipe: registering, error });
+    await running.close();
+    throw e;
   }
   let mounted: FuseMount | undefined;
   if (values.mount !== undefined) {

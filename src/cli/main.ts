@@ -5,6 +5,7 @@ import { boxes, boxesUsage } from './commands/boxes.js';
 import { inspect, inspectUsage } from './commands/inspect.js';
 import { compose, composeUsage, remux, remuxUsage } from './commands/make.js';
 import { mount, mountUsage, umount, umountUsage } from './commands/mount.js';
+import { packagePresentation, packageUsage } from './commands/package.js';
 import { serve, serveUsage } from './commands/serve.js';
 import { sign, signUsage } from './commands/sign.js';
 import { split, splitUsage } from './commands/split.js';
@@ -17,6 +18,7 @@ ${boxesUsage}
 ${remuxUsage}
 ${composeUsage}
 ${splitUsage}
+${packageUsage}
 ${serveUsage}
 ${mountUsage}
 ${umountUsage}
@@ -49,6 +51,8 @@ async function main(argv: string[]): Promise<number> {
       return compose(rest);
     case 'split':
       return split(rest);
+    case 'package':
+      return packagePresentation(rest);
     case 'serve':
       return serve(rest);
     case 'mount':

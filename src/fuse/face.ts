@@ -1,6 +1,7 @@
 // The FUSE face on a catalog: mounts its files, counts requests in the process's metrics,
 // logs what a person running it wants to know.
 import type { Catalog } from '../catalog/catalog.js';
+import { isPresentationFile } from '../virtual/presentation-file.js';
 import type { MountConfig } from './config.js';
 import { fuseMetrics, statsSummary } from './face-metrics.js';
 import { type FuseMount, mountCatalog } from './fuse-mount.js';
@@ -19,14 +20,23 @@ const SUMMARY_MS = 60_000;
 export async function mountCatalogFace(
   dir: string,
   catalog: Catalog,
-  config: Pick<MountConfig, 'fuseTimeoutMs' | 'splice' | 'readaheadKb'>,
+  config: Pick<MountConfig, 'fuseTimeoutMs' | 'splice' | 'readaheadKb' | 'fuseThreads'>,
   log: LogSink,
 ): Promise<FuseMount> {
   const metrics = fuseMetrics(catalog.metrics);
-  const mount = await mountCatalog(dir, catalog, {
+  // A fragmented presentation is a package of parts, not a file a program opens whole: it has no file here.
+  const files = {
+    list: async () => (await catalog.list()).filter((e) => !isPresentationFile(e.file)),
+    get: async (id: string) => {
+      const e = await catalog.get(id);
+      return e && !isPresentationFile(e.file) ? e : undefined;
+    },
+  };
+  const mount = await mountCatalog(dir, files, {
     deadlineMs: config.fuseTimeoutMs,
     splice: config.splice,
     ...(config.readaheadKb !== undefined ? { readaheadKb: config.readaheadKb } : {}),
+    ...(config.fuseThreads !== undefined ? { readerThreads: config.fuseThreads } : {}),
     onRequest: metrics.onRequest,
     log: (message) => log({ level: 'warn', msg: message, face: 'fuse' }),
   });

@@ -4,10 +4,13 @@ import type { AddressInfo } from 'node:net';
 import { Catalog } from '../catalog/catalog.js';
 import { manifestRecipe } from '../catalog/manifest-recipe.js';
 import type { Registered, Registry } from '../catalog/registry.js';
-import { isSignedPath, verifySignedPath } from '../catalog/signed-url.js';
-import { parseRecipe } from '../compose/recipe.js';
+import { isSignedPath, verifySigned } from '../catalog/signed-url.js';
+import { mpdName, multivariantName, offersDash, offersHls } from '../compose/presentation-paths.js';
+import { isPresentation, parseRecipe, type RecipeLayout } from '../compose/recipe.js';
 import { VvfError } from '../errors.js';
 import type { MetadataStore } from '../store/metadata-store.js';
+import { isPresentationFile, presentationFiles } from '../virtual/presentation-file.js';
+import type { VirtualFile } from '../virtual/virtual-file.js';
 import { checkWriteAllowed } from './admin-auth.js';
 import type { ServeConfig } from './config.js';
 import { CorsPolicy } from './cors.js';
@@ -74,15 +77,16 @@ export async function startServer(
     res: ServerResponse,
     entry: Registered,
     again: () => Promise<Registered | undefined>,
+    pick: (entry: Registered) => Promise<VirtualFile> = wholeFile,
   ): Promise<void> => {
     try {
-      await serveFile(req, res, entry.file, { ...serveOptions(entry, res), throwBeforeStart: sourceChanged });
+      await serveFile(req, res, await pick(entry), { ...serveOptions(entry, res), throwBeforeStart: sourceChanged });
     } catch (e) {
       if (!sourceChanged(e) || res.headersSent) throw e;
       catalog.invalidate(entry);
       const fresh = await again();
       if (!fresh) throw e;
-      await serveFile(req, res, fresh.file, serveOptions(fresh, res));
+      await serveFile(req, res, await pick(fresh), serveOptions(fresh, res));
       return;
     }
     if (sourceChanged(responseErrors.get(res))) catalog.invalidate(entry);
@@ -91,7 +95,10 @@ export async function startServer(
 
   const describe = (r: Registered) => ({
     id: r.id,
-    url: `${baseUrl}/v/${r.id}.mp4`,
+    url: isPresentation(r.recipe) ? `${baseUrl}/v/${r.id}/${manifestNames(r.recipe.layout)[0]}` : `${baseUrl}/v/${r.id}.mp4`,
+    ...(isPresentation(r.recipe)
+      ? { layout: r.recipe.layout, manifests: manifestNames(r.recipe.layout).map((name) => `${baseUrl}/v/${r.id}/${name}`) }
+      : {}),
     size: r.file.size,
     etag: r.file.etag,
     created: r.created.toISOString(),
@@ -133,8 +140,9 @@ export async function startServer(
     if (isSignedPath(path) && (method === 'GET' || method === 'HEAD')) {
       if (!config.signingKey)
         throw new VvfError('SOURCE_FORBIDDEN', 'signed URLs are not enabled on this server (no signing key)');
-      const recipe = catalog.underRoot(verifySignedPath(path, config.signingKey));
-      await serveEntry(req, res, await catalog.fileFor(recipe), () => catalog.fileFor(recipe));
+      const signed = verifySigned(path, config.signingKey);
+      const recipe = catalog.underRoot(signed.recipe);
+      await serveEntry(req, res, await catalog.fileFor(recipe), () => catalog.fileFor(recipe), partPicker(signed.part));
       return;
     }
     const dash = /^\/dash\/(.+\.mpd)\.mp4$/.exec(path);
@@ -162,6 +170,17 @@ export async function startServer(
     }
     if (path === '/v' && (method === 'GET' || method === 'HEAD')) {
       json(res, 200, { files: (await catalog.list()).map(describe) }, method === 'HEAD');
+      return;
+    }
+    const inside = /^\/v\/([A-Za-z0-9_-]+)\/(.+)$/.exec(path);
+    if (inside) {
+      if (method !== 'GET' && method !== 'HEAD') {
+        res.writeHead(405, { allow: 'GET, HEAD', 'content-length': 0 }).end();
+        return;
+      }
+      const entry = await catalog.get(inside[1]!);
+      if (!entry) throw new VvfError('NOT_FOUND', `no virtual file ${inside[1]}`);
+      await serveEntry(req, res, entry, () => catalog.get(entry.id), partPicker(decodePath(inside[2]!)));
       return;
     }
     const m = /^\/v\/([A-Za-z0-9_-]+)(\.mp4)?$/.exec(path);
@@ -271,6 +290,43 @@ export async function startServer(
       });
       if (!opts.catalog) await catalog.close();
     },
+  };
+}
+
+/** The manifests a presentation of `layout` offers, the main one first. */
+function manifestNames(layout: Exclude<RecipeLayout, 'progressive'>): string[] {
+  const names: string[] = [];
+  for (const form of ['segments', 'single'] as const) {
+    if (offersDash(layout)) names.push(mpdName(form));
+    if (offersHls(layout)) names.push(multivariantName(form));
+  }
+  return names;
+}
+
+/** The file of a progressive entry; a presentation's package is never served whole. */
+async function wholeFile(entry: Registered): Promise<VirtualFile> {
+  if (isPresentationFile(entry.file)) {
+    throw new VvfError(
+      'NOT_FOUND',
+      `${entry.id} is a ${entry.recipe.layout} presentation: its manifests and segments are under /v/${entry.id}/`,
+    );
+  }
+  return entry.file;
+}
+
+/**
+ * What serves a path under an entry's directory: a part of its presentation (a manifest, a
+ * playlist, a segment, a single file); no part (a `.mp4` signed path) is the whole file.
+ */
+function partPicker(part: string | undefined): (entry: Registered) => Promise<VirtualFile> {
+  if (part === undefined) return wholeFile;
+  return async (entry) => {
+    if (!isPresentationFile(entry.file)) {
+      throw new VvfError('NOT_FOUND', `${entry.id} is a progressive file: nothing is under it`);
+    }
+    const file = await (await presentationFiles(entry.file)).part(part);
+    if (!file) throw new VvfError('NOT_FOUND', `presentation ${entry.id} has no ${part}`);
+    return file;
   };
 }
 

@@ -1,7 +1,10 @@
 // PresentationFiles: the parts of a compiled fragmented presentation (init segments, media segments, single files) as slices of its package file.
 import { encodeSidx, STYP_BYTES } from '../compose/fragmented-boxes.js';
+import { writeMediaPlaylist, writeMultivariantPlaylist } from '../compose/hls-writer.js';
+import { writeMpd } from '../compose/mpd-writer.js';
 import { PACKAGE_HEADER_BYTES, PRESENTATION_FORMAT, packageIndexSpan, parsePackageIndex } from '../compose/presentation.js';
 import type { PresentationIndex, PresentedTrack } from '../compose/presentation-index.js';
+import { resolvePresentationPath } from '../compose/presentation-paths.js';
 import { VvfError } from '../errors.js';
 import { type SidxBox, type SidxReference, sidxCodec } from '../isobmff/boxes/sidx.js';
 import { leaf, parseBoxTree } from '../isobmff/tree.js';
@@ -36,6 +39,8 @@ export function presentationFiles(file: VirtualFile): Promise<PresentationFiles>
 export class PresentationFiles {
   private readonly byId: Map<string, PresentedTrack>;
   private readonly references = new Map<string, SidxReference[]>();
+  /** Manifests and playlists made so far, by name: a long presentation's MPD costs milliseconds to write. */
+  private readonly texts = new Map<string, VirtualFile>();
 
   private constructor(
     readonly file: VirtualFile,
@@ -57,6 +62,39 @@ export class PresentationFiles {
       }
     }
     return new PresentationFiles(file, index);
+  }
+
+  /**
+   * The part `path` names, relative to the presentation's directory as its manifests name
+   * parts (`manifest.mpd`, `manifest.m3u8`, `v1.m3u8`, `v1/init.mp4`, `v1/3.m4s`, `v1.mp4`);
+   * undefined when it names nothing (or a manifest the layout does not offer).
+   */
+  async part(path: string): Promise<VirtualFile | undefined> {
+    const named = resolvePresentationPath(this.index, path);
+    if (named === undefined) return undefined;
+    switch (named.kind) {
+      case 'init':
+        return this.initFile(named.track.id);
+      case 'single':
+        return this.singleFile(named.track.id);
+      case 'segment':
+        return this.segmentFile(named.track.id, named.segment + 1);
+      case 'mpd':
+        return this.text(path, DASH_TYPE, () => writeMpd(this.index, named.form));
+      case 'multivariant':
+        return this.text(path, HLS_TYPE, () => writeMultivariantPlaylist(this.index, named.form));
+      case 'playlist':
+        return this.text(path, HLS_TYPE, () => writeMediaPlaylist(this.index, named.track.id, named.form));
+    }
+  }
+
+  private text(name: string, contentType: string, write: () => string): VirtualFile {
+    let file = this.texts.get(name);
+    if (file === undefined) {
+      file = textFile(write(), contentType, `${this.file.format}/${name}`);
+      this.texts.set(name, file);
+    }
+    return file;
   }
 
   /** Track `id`; NOT_FOUND names the ones there are. */
@@ -125,6 +163,10 @@ export class PresentationFiles {
     return refs;
   }
 }
+
+/** RFC 8216 section 4 and ISO/IEC 23009-1 Annex C media types. */
+const HLS_TYPE = 'application/vnd.apple.mpegurl';
+const DASH_TYPE = 'application/dash+xml';
 
 function contentTypeOf(t: PresentedTrack): string {
   return t.kind === 'audio' ? 'audio/mp4' : t.kind === 'text' ? 'application/mp4' : 'video/mp4';

@@ -14,9 +14,14 @@ export interface FramePacket {
 
 /**
  * `ffmpeg -i file -map 0:<stream> -c copy -f framemd5 -`: the packets of one stream as
- * ffmpeg's demuxer gives them, with a hash of each payload.
+ * ffmpeg's demuxer gives them, with a hash of each payload. `stream` is an index or a
+ * specifier (`v:0`, `a:0`: manifests list streams in their own order).
  */
-export async function framemd5(file: string, stream: number, opts: { ignoreEditlist?: boolean } = {}): Promise<FramePacket[]> {
+export async function framemd5(
+  file: string,
+  stream: number | `${'v' | 'a'}:${number}`,
+  opts: { ignoreEditlist?: boolean } = {},
+): Promise<FramePacket[]> {
   const args = [
     '-v',
     'error',

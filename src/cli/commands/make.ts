@@ -22,7 +22,7 @@ export const composeUsage = `  compose [options] -o out.mp4          the common 
       --print-recipe                    print the recipe as JSON instead of writing`;
 
 /** `src#rep` names one representation of a manifest. */
-function refFor(spec: string, kind?: TrackRef['kind']): TrackRef {
+export function refFor(spec: string, kind?: TrackRef['kind']): TrackRef {
   const hash = spec.lastIndexOf('#');
   const ref: TrackRef =
     hash > 0 && /\.mpd$/i.test(spec.slice(0, hash))

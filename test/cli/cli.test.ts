@@ -195,4 +195,16 @@ test('sign prints a URL that verifies with the same key', async () => {
   assert.equal(url.origin, 'http://h:1');
   assert.deepEqual(verifySignedPath(url.pathname, 'k1').pieces[0]!.tracks, [{ source: 'talk/manifest.mpd' }]);
   assert.throws(() => verifySignedPath(url.pathname, 'k2'));
+  // A presentation: the URL of its manifest, under a signed directory that covers its parts.
+  writeFileSync(recipe, JSON.stringify({ layout: 'hls', tracks: ['talk/manifest.mpd'] }));
+  const presentation = await new Promise<string>((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'sign', recipe],
+      { env: { ...process.env, VVF_SIGNING_KEY: 'k1' } },
+      (_e, stdout) => resolve(stdout.trim()),
+    );
+  });
+  assert.match(presentation, /^\/s\/[^/]+\/manifest\.m3u8$/);
+  assert.equal(verifySignedPath(presentation.replace(/manifest\.m3u8$/, 'v1/3.m4s'), 'k1').layout, 'hls');
 });

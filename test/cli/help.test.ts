@@ -13,7 +13,7 @@ function vvf(...args: string[]): Promise<{ code: number; stdout: string; stderr:
   });
 }
 
-const VERBS = ['inspect', 'boxes', 'remux', 'compose', 'split', 'serve', 'mount', 'umount', 'sign'] as const;
+const VERBS = ['inspect', 'boxes', 'remux', 'compose', 'split', 'package', 'serve', 'mount', 'umount', 'sign'] as const;
 
 /** Runs a verb in this process, returning what it wrote to stdout before it stopped with HelpShown. */
 async function helpOf(verb: (typeof VERBS)[number], flag: string): Promise<string> {
@@ -25,6 +25,7 @@ async function helpOf(verb: (typeof VERBS)[number], flag: string): Promise<strin
     ...(await import('../../src/cli/commands/serve.js')),
     ...(await import('../../src/cli/commands/mount.js')),
     ...(await import('../../src/cli/commands/sign.js')),
+    package: (await import('../../src/cli/commands/package.js')).packagePresentation,
   };
   const written: string[] = [];
   const write = process.stdout.write;

@@ -1,6 +1,7 @@
 // `vvf package`: a presentation written to a directory, read back by ffmpeg from the files.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
@@ -51,6 +52,65 @@ describe('vvf package', () => {
     const r = await runVvf(['package', recipe, '-o', out]);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(existsSync(join(out, 'manifest.m3u8')) && !existsSync(join(out, 'manifest.mpd')));
+  });
+
+  test('two audio languages: two audio sets in the MPD, two renditions of one group in HLS, each the source stream', async () => {
+    const source = join(dir, 'langs.mp4');
+    execFileSync('ffmpeg', [
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=320x180:rate=25:duration=6',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=frequency=440:duration=6',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=frequency=660:duration=6',
+      '-map',
+      '0',
+      '-map',
+      '1',
+      '-map',
+      '2',
+      '-c:v',
+      'libx264',
+      '-g',
+      '50',
+      '-c:a',
+      'aac',
+      '-metadata:s:a:0',
+      'language=eng',
+      '-metadata:s:a:1',
+      'language=fra',
+      '-y',
+      source,
+    ]);
+    const out = join(dir, 'langs');
+    const r = await runVvf(['package', source, '--segment', '2', '-o', out]);
+    assert.equal(r.code, 0, r.stderr);
+    const mpd = readFileSync(join(out, 'manifest.mpd'), 'utf8');
+    assert.deepEqual(
+      [...mpd.matchAll(/<AdaptationSet [^>]*contentType="audio"[^>]*lang="(\w+)"/g)].map((m) => m[1]),
+      ['en', 'fr'],
+    );
+    const multivariant = readFileSync(join(out, 'manifest.m3u8'), 'utf8');
+    const media = multivariant.split('\n').filter((l) => l.startsWith('#EXT-X-MEDIA:TYPE=AUDIO'));
+    assert.equal(media.length, 2);
+    assert.match(media[0]!, /LANGUAGE="en"/);
+    assert.match(media[1]!, /LANGUAGE="fr"/);
+    assert.equal(new Set(media.map((l) => /GROUP-ID="([^"]+)"/.exec(l)?.[1])).size, 1, 'one group, two languages');
+    for (const k of [0, 1]) {
+      const theirs = await framemd5(source, `a:${k}`);
+      for (const m of ['manifest.mpd', 'manifest.m3u8']) {
+        const ours = await framemd5(join(out, m), `a:${k}`);
+        assert.equal(samePackets(ours, theirs), undefined, `audio ${k} through ${m}`);
+      }
+    }
   });
 
   test('usage errors name what is wrong', async () => {

@@ -1,11 +1,14 @@
 import { signRecipe } from '../../catalog/signed-url.js';
+import { mpdName, multivariantName, offersDash } from '../../compose/presentation-paths.js';
+import { isPresentation } from '../../compose/recipe.js';
 import { VvfError } from '../../errors.js';
 import { onePositional, parse } from '../args.js';
 import { loadRecipeFile } from '../recipe-file.js';
 
 export const signUsage = `  sign <recipe.json> [--expires <seconds | never>] [--base <url>]
                                         a signed URL any vvf serve sharing the key serves (key: VVF_SIGNING_KEY);
-                                        it expires after 24 hours unless --expires says otherwise`;
+                                        it expires after 24 hours unless --expires says otherwise; for a dash,
+                                        hls or cmaf recipe, the URL of its manifest (its parts sit beside it)`;
 
 /** Lifetime of a signed URL when --expires is not given: a leaked link stops working by itself. */
 const DEFAULT_EXPIRES_S = 24 * 60 * 60;
@@ -22,7 +25,9 @@ export async function sign(args: string[]): Promise<number> {
     throw new VvfError('USAGE', '--expires must be a positive number of seconds, or never');
   // Relative sources stay relative: servers resolve them against their first root.
   const recipe = await loadRecipeFile(input, { resolvePaths: false });
-  const path = signRecipe(recipe, key, expires !== undefined ? { expiresAt: Date.now() / 1000 + expires } : {});
+  let path = signRecipe(recipe, key, expires !== undefined ? { expiresAt: Date.now() / 1000 + expires } : {});
+  // A presentation signs a directory: hand out its main manifest, which names every part relative to itself.
+  if (isPresentation(recipe)) path += offersDash(recipe.layout) ? mpdName('segments') : multivariantName('segments');
   process.stdout.write(`${(values.base ?? '').replace(/\/$/, '')}${path}\n`);
   // On stderr, so that stdout stays the URL alone for scripts.
   const at = expires === undefined ? undefined : new Date(Date.now() + expires * 1000).toISOString();

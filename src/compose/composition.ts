@@ -1,4 +1,4 @@
-import { VvfError } from '../errors.js';
+import { assert, VvfError } from '../errors.js';
 import {
   decoderConfigOf,
   entryKeyWithoutConfig,
@@ -179,6 +179,36 @@ export function buildComposition(
     };
   });
   return { timescale, sources, tracks };
+}
+
+/**
+ * Compositions of one timescale played at the same time, as one: every part's tracks, in
+ * order and numbered anew, over the union of their sources (each source once, by key).
+ * The parts' sample tables are taken over (their source indexes rewritten in place).
+ */
+export function mergeCompositions(parts: readonly Composition[]): Composition {
+  const first = parts[0];
+  if (!first) throw new VvfError('USAGE', 'nothing to compose: no tracks selected');
+  const sources: Source[] = [];
+  const byKey = new Map<string, number>();
+  const tracks: OutputTrack[] = [];
+  for (const part of parts) {
+    assert(part.timescale === first.timescale, 'merged compositions share one timescale');
+    const map = part.sources.map((s) => {
+      let i = byKey.get(s.key);
+      if (i === undefined) {
+        i = sources.push(s) - 1;
+        byKey.set(s.key, i);
+      }
+      return i;
+    });
+    for (const t of part.tracks) {
+      const index = t.samples.sourceIndex;
+      for (let k = 0; k < index.length; k++) index[k] = map[index[k] as number] ?? 0;
+      tracks.push({ ...t, id: tracks.length + 1 });
+    }
+  }
+  return { timescale: first.timescale, sources, tracks };
 }
 
 /**

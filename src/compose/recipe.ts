@@ -25,6 +25,12 @@ export interface Recipe {
   pieces: RecipePiece[];
   /** Fragmented layouts: target segment duration in seconds (default 4). */
   segment?: TimeValue;
+  /**
+   * More tracks played at the same time as `pieces`, each part a sequence of pieces of its
+   * own: a concatenation of video chunks with one whole audio track beside it, or a new
+   * audio for an edited video. The output has the tracks of `pieces`, then each part's.
+   */
+  alongside?: RecipePart[];
   /** What to call the file where faces show names (the mount's file name, listings); part of the id. */
   name?: string;
 }
@@ -37,6 +43,16 @@ const LAYOUTS: readonly RecipeLayout[] = ['progressive', 'dash', 'hls', 'cmaf'];
 /** Whether a recipe makes a fragmented presentation rather than one progressive file. */
 export function isPresentation(recipe: Recipe): recipe is Recipe & { layout: 'dash' | 'hls' | 'cmaf' } {
   return recipe.layout !== 'progressive';
+}
+
+/** Tracks of a recipe that run alongside its pieces: pieces of their own. */
+export interface RecipePart {
+  pieces: RecipePiece[];
+}
+
+/** Every sequence of pieces of a recipe: its own, then each part's alongside. */
+export function recipeSequences(recipe: Recipe): RecipePiece[][] {
+  return [recipe.pieces, ...(recipe.alongside ?? []).map((p) => p.pieces)];
 }
 
 /** Longest `name` a recipe may give. */
@@ -154,7 +170,7 @@ function piece(v: unknown, where: string): RecipePiece {
 /** Checks a parsed JSON value and returns it as a Recipe; USAGE errors say what is wrong. */
 export function parseRecipe(json: unknown): Recipe {
   if (!isObject(json)) fail('a recipe is a JSON object');
-  checkKeys(json, ['layout', 'pieces', 'tracks', 'start', 'end', 'name', 'segment'], 'recipe');
+  checkKeys(json, ['layout', 'pieces', 'tracks', 'start', 'end', 'name', 'segment', 'alongside'], 'recipe');
   const layout = (json.layout ?? 'progressive') as RecipeLayout;
   if (!LAYOUTS.includes(layout)) fail(`layout "${String(layout)}" is not supported (${LAYOUTS.join(', ')})`);
   const named: { name?: string; segment?: TimeValue } = {};
@@ -170,24 +186,42 @@ export function parseRecipe(json: unknown): Recipe {
       fail(`name must be a non-empty string of at most ${MAX_RECIPE_NAME} characters`);
     named.name = json.name;
   }
-  if (json.pieces !== undefined) {
-    if (json.tracks !== undefined || json.start !== undefined || json.end !== undefined) {
-      fail('give pieces, or tracks/start/end for a single piece, not both');
-    }
-    if (!Array.isArray(json.pieces) || json.pieces.length === 0) fail('pieces must list at least one piece');
-    return { layout, pieces: json.pieces.map((p, i) => piece(p, `pieces[${i}]`)), ...named };
+  const parts: { alongside?: RecipePart[] } = {};
+  if (json.alongside !== undefined) {
+    if (!Array.isArray(json.alongside) || json.alongside.length === 0) fail('alongside must list at least one part');
+    parts.alongside = json.alongside.map((p, i) => {
+      if (!isObject(p)) fail(`alongside[${i}] must be an object`);
+      checkKeys(p, ['pieces', 'tracks', 'start', 'end'], `alongside[${i}]`);
+      return { pieces: piecesOf(p, `alongside[${i}]`) };
+    });
   }
-  return { layout, pieces: [piece({ tracks: json.tracks, start: json.start, end: json.end }, 'recipe')], ...named };
+  return { layout, pieces: piecesOf(json, 'recipe'), ...named, ...parts };
+}
+
+/** The pieces of a recipe or of a part alongside: `pieces`, or one piece of `tracks`, `start` and `end`. */
+function piecesOf(o: Record<string, unknown>, where: string): RecipePiece[] {
+  if (o.pieces !== undefined) {
+    if (o.tracks !== undefined || o.start !== undefined || o.end !== undefined) {
+      fail(`${where === 'recipe' ? '' : `${where}: `}give pieces, or tracks/start/end for a single piece, not both`);
+    }
+    const prefix = where === 'recipe' ? '' : `${where}.`;
+    if (!Array.isArray(o.pieces) || o.pieces.length === 0) fail(`${prefix}pieces must list at least one piece`);
+    return o.pieces.map((p, i) => piece(p, `${prefix}pieces[${i}]`));
+  }
+  return [piece({ tracks: o.tracks, start: o.start, end: o.end }, where)];
 }
 
 /** Resolves every relative local source path of a recipe against `baseDir`. */
 export function resolveRecipePaths(recipe: Recipe, resolvePath: (p: string) => string): Recipe {
   const isUrl = (s: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(s);
-  return {
-    ...recipe,
-    pieces: recipe.pieces.map((p) => ({
+  const resolvePieces = (pieces: RecipePiece[]): RecipePiece[] =>
+    pieces.map((p) => ({
       ...p,
       tracks: p.tracks.map((t) => (isUrl(t.source) ? t : { ...t, source: resolvePath(t.source) })),
-    })),
+    }));
+  return {
+    ...recipe,
+    pieces: resolvePieces(recipe.pieces),
+    ...(recipe.alongside ? { alongside: recipe.alongside.map((a) => ({ pieces: resolvePieces(a.pieces) })) } : {}),
   };
 }

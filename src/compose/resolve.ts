@@ -2,9 +2,9 @@ import { VvfError } from '../errors.js';
 import { type Limits, type MemoryBudget, resolveLimits } from '../limits.js';
 import type { Movie, Track } from '../model/movie.js';
 import { summarizeTrack } from '../model/summary.js';
-import { buildComposition, type Composition, type TrackPiece } from './composition.js';
+import { buildComposition, type Composition, mergeCompositions, type TrackPiece } from './composition.js';
 import { editsDuration, mediaRangeOf, presentationEdits, trimEdits } from './edits.js';
-import { type Recipe, type RecipePiece, type TrackRef, timeToTicks } from './recipe.js';
+import { type Recipe, type RecipePiece, recipeSequences, type TrackRef, timeToTicks } from './recipe.js';
 import { samplesFor } from './slice.js';
 import { movieTimescaleFor } from './timescale.js';
 
@@ -26,10 +26,11 @@ export interface ComposeOptions {
  * than maxTracks means more output tracks than that).
  */
 export function checkRecipeLimits(recipe: Recipe, limits: Limits): void {
-  if (recipe.pieces.length > limits.maxPieces) {
-    throw new VvfError('STRUCTURE_LIMIT', `the recipe has ${recipe.pieces.length} pieces (limit maxPieces: ${limits.maxPieces})`);
+  const all = recipeSequences(recipe).flat();
+  if (all.length > limits.maxPieces) {
+    throw new VvfError('STRUCTURE_LIMIT', `the recipe has ${all.length} pieces (limit maxPieces: ${limits.maxPieces})`);
   }
-  for (const [p, piece] of recipe.pieces.entries()) {
+  for (const [p, piece] of all.entries()) {
     if (piece.tracks.length > limits.maxTracks) {
       throw new VvfError(
         'STRUCTURE_LIMIT',
@@ -56,28 +57,44 @@ export async function composeRecipe(recipe: Recipe, opts: ComposeOptions): Promi
     }
     return m;
   };
-  const selected: { movie: Movie; track: Track }[][] = [];
-  for (const piece of recipe.pieces) {
-    const tracks: { movie: Movie; track: Track }[] = [];
-    for (const ref of piece.tracks) {
-      const movie = await movieFor(ref);
-      for (const track of selectTracks(movie, ref)) tracks.push({ movie, track });
+  // Each sequence: the recipe's pieces, then each part alongside them.
+  const sequences = recipeSequences(recipe);
+  const selected: { movie: Movie; track: Track }[][][] = [];
+  let count = 0;
+  for (const sequence of sequences) {
+    const pieces: { movie: Movie; track: Track }[][] = [];
+    for (const piece of sequence) {
+      const tracks: { movie: Movie; track: Track }[] = [];
+      for (const ref of piece.tracks) {
+        const movie = await movieFor(ref);
+        for (const track of selectTracks(movie, ref)) tracks.push({ movie, track });
+      }
+      count++;
+      // Before the next piece's sources are opened.
+      if (tracks.length > limits.maxTracks) {
+        throw new VvfError(
+          'STRUCTURE_LIMIT',
+          `piece ${count} selects ${tracks.length} tracks (limit maxTracks: ${limits.maxTracks})`,
+        );
+      }
+      pieces.push(tracks);
     }
-    // Before the next piece's sources are opened.
-    if (tracks.length > limits.maxTracks) {
-      throw new VvfError(
-        'STRUCTURE_LIMIT',
-        `piece ${selected.length + 1} selects ${tracks.length} tracks (limit maxTracks: ${limits.maxTracks})`,
-      );
-    }
-    selected.push(tracks);
+    selected.push(pieces);
   }
-  const timescale = movieTimescaleFor(selected.flat().map((s) => s.track));
-  const pieces = selected.map((tracks, p) => clipPiece(tracks, recipe.pieces[p]!, timescale));
-  return buildComposition(pieces, timescale, limits.maxSamplesPerTrack, {
-    limits,
-    ...(opts.budget ? { budget: opts.budget } : {}),
+  const tracksOut = selected.reduce((n, pieces) => n + (pieces[0]?.length ?? 0), 0);
+  if (tracksOut > limits.maxTracks) {
+    throw new VvfError('STRUCTURE_LIMIT', `${tracksOut} output tracks (limit maxTracks: ${limits.maxTracks})`);
+  }
+  // One movie timescale for every sequence: their edit lists end up in one file.
+  const timescale = movieTimescaleFor(selected.flat(2).map((s) => s.track));
+  const compositions = selected.map((pieces, q) => {
+    const clipped = pieces.map((tracks, p) => clipPiece(tracks, sequences[q]![p]!, timescale));
+    return buildComposition(clipped, timescale, limits.maxSamplesPerTrack, {
+      limits,
+      ...(opts.budget ? { budget: opts.budget } : {}),
+    });
   });
+  return compositions.length === 1 ? compositions[0]! : mergeCompositions(compositions);
 }
 
 /** The tracks a reference names: by id, the best of a kind, or all. */

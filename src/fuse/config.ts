@@ -9,6 +9,11 @@ export interface MountConfig extends CatalogConfig {
   splice: 'auto' | 'off';
   /** The mount's readahead in KiB (root only; 0 keeps the kernel's; default: what the session chooses). */
   readaheadKb?: number;
+  /**
+   * Threads reading /dev/fuse; with 2 or more, READs of local files' bytes are answered on
+   * them without the event loop (1: every request through JS). Default: the session's (4).
+   */
+  fuseThreads?: number;
 }
 
 export const defaultMountConfig: Readonly<MountConfig> = Object.freeze({
@@ -20,10 +25,15 @@ export const defaultMountConfig: Readonly<MountConfig> = Object.freeze({
 type FuseSettings = Omit<MountConfig, keyof CatalogConfig>;
 
 const fuseSettings: SettingsSpec<FuseSettings> = {
-  env: { VVF_FUSE_TIMEOUT_MS: 'fuseTimeoutMs', VVF_SPLICE: 'splice', VVF_READAHEAD_KB: 'readaheadKb' },
-  numbers: new Set(['fuseTimeoutMs', 'readaheadKb']),
+  env: {
+    VVF_FUSE_TIMEOUT_MS: 'fuseTimeoutMs',
+    VVF_SPLICE: 'splice',
+    VVF_READAHEAD_KB: 'readaheadKb',
+    VVF_FUSE_THREADS: 'fuseThreads',
+  },
+  numbers: new Set(['fuseTimeoutMs', 'readaheadKb', 'fuseThreads']),
   lists: new Set(),
-  optional: new Set(['readaheadKb']),
+  optional: new Set(['readaheadKb', 'fuseThreads']),
   choices: { splice: ['auto', 'off'] },
 };
 

@@ -6,7 +6,9 @@ import type { FuseStats } from './session.js';
 
 /**
  * Metrics of a mount: requests by opcode, errors by errno, latency by opcode, bytes read.
- * `onRequest` goes to the session's options; `watch` copies a session's byte count in.
+ * `onRequest` goes to the session's options (READs answered on the native threads reach it
+ * when their counters are synced: every second, and when the stats are read); `watch`
+ * copies a session's byte counts in before each render.
  */
 export function fuseMetrics(registry: MetricsRegistry) {
   const requests = registry.counter('vvf_fuse_requests_total', 'FUSE requests answered, by opcode.');
@@ -14,6 +16,11 @@ export function fuseMetrics(registry: MetricsRegistry) {
   const latency = registry.histogram('vvf_fuse_request_seconds', 'Time to answer a FUSE request, by opcode.');
   const bytes = registry.counter('vvf_fuse_read_bytes_total', 'Bytes of FUSE READ replies.');
   const spliced = registry.counter('vvf_fuse_spliced_reads_total', 'READ replies spliced from local files (no copy).');
+  const native = registry.counter(
+    'vvf_fuse_native_reads_total',
+    'READs answered on the native reader threads, without the event loop (also in vvf_fuse_requests_total).',
+  );
+  const changes = registry.counter('vvf_fuse_source_changes_total', 'Open files whose READs found a source changed (EIO).');
   return {
     onRequest(opcode: string, ms: number, errno: number): void {
       requests.inc({ opcode });
@@ -25,6 +32,8 @@ export function fuseMetrics(registry: MetricsRegistry) {
         const s = stats();
         bytes.set({}, s.bytesRead);
         spliced.set({}, s.splicedReads);
+        native.set({}, s.nativeReads);
+        changes.set({}, s.sourceChanges);
       });
     },
   };
@@ -37,6 +46,8 @@ export function statsSummary(stats: FuseStats): Record<string, unknown> {
     errors: stats.errors,
     bytesRead: stats.bytesRead,
     splicedReads: stats.splicedReads,
+    nativeReads: stats.nativeReads,
+    sourceChanges: stats.sourceChanges,
     timeouts: stats.timeouts,
     interrupts: stats.interrupts,
   };

@@ -19,14 +19,28 @@ export interface RequestContext {
 
 /** A range of an opened local file, handed to the kernel without a copy (splice). */
 export interface FileRange {
-  /** The file: leases its descriptor, kept open until `release()`. */
-  source: { descriptor(): Promise<{ fd: number; release(): void }> };
+  /**
+   * The file: leases its descriptor, kept open until `release()`; `check()` throws when
+   * the file no longer has the validator it was opened with (FileSource's).
+   */
+  source: { descriptor(): Promise<{ fd: number; release(): void; check?(): void }> };
   offset: number;
   length: number;
 }
 
 /** A READ's bytes as held bytes and ranges of opened local files, for a reply spliced from the files. */
 export type ReadPlan = (Uint8Array | FileRange)[];
+
+/**
+ * A whole file as held bytes and ranges of local files, in order: `size` bytes in all.
+ * The session hands it to the addon's reader threads at OPEN, which then answer the open
+ * file's READs themselves. The same object for the same bytes lets the session reuse
+ * what it made of it.
+ */
+export interface FilePlan {
+  size: number;
+  pieces: ReadPlan;
+}
 
 /** One directory entry; `entry` is what READDIRPLUS hands the kernel with it. */
 export interface DirEntry {
@@ -73,6 +87,17 @@ export interface FuseFilesystem {
    * are not in local files (the session then calls {@link read}). Optional.
    */
   readPlan?(nodeid: bigint, fh: bigint, offset: number, size: number, ctx: RequestContext): Promise<ReadPlan | undefined>;
+  /**
+   * The whole file as a {@link FilePlan}, asked at OPEN, or undefined when some bytes are
+   * not in local files (its READs then go through {@link read} or {@link readPlan}).
+   * Optional; should not throw (a file that cannot be planned is read the other way).
+   */
+  filePlan?(nodeid: bigint, ctx: RequestContext): Promise<FilePlan | undefined>;
+  /**
+   * A read of the node found one of its sources changed since the file was compiled (its
+   * READs answer EIO): the filesystem may have the file compiled again. Optional.
+   */
+  sourceChanged?(nodeid: bigint): void;
   release(nodeid: bigint, fh: bigint): void;
   /** Opens a directory: the listing READDIR pages through (with `.` and `..`), fixed until RELEASEDIR. */
   opendir(nodeid: bigint, ctx: RequestContext): Promise<DirEntry[]>;

@@ -61,6 +61,11 @@ export class FuseMount {
     return this.session.splicing;
   }
 
+  /** Whether READs of local files' bytes are answered on the native reader threads, without the event loop. */
+  get nativeReading(): boolean {
+    return this.session.nativeReading;
+  }
+
   /**
    * Stops serving: answers requests in flight EIO, unmounts lazily (the mount point is
    * free at once; processes with files open get errors) and ends the connection.

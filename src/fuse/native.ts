@@ -12,18 +12,86 @@ export interface FuseNative {
   socketPair(): [number, number];
   /** A descriptor received with SCM_RIGHTS, or -1 when none is waiting. */
   recvFd(sock: number): number;
-  /** Starts a thread reading requests; `onRequest(null, errno)` once when it stops on an error (ENODEV: unmounted). */
-  startReader(fd: number, bufferSize: number, onRequest: (request: Buffer | null, errno: number | null) => void): object;
+  /**
+   * Starts threads reading requests. `onRequest(request, null)` for each request not
+   * answered on the threads themselves; `(null, errno)` once when they stop on an error
+   * (ENODEV: unmounted); `(null, null, fh)` when a READ answered there found a source of
+   * open handle `fh` changed.
+   */
+  startReader(
+    fd: number,
+    bufferSize: number,
+    onRequest: (request: Buffer | null, errno: number | null, changedFh?: bigint) => void,
+    options?: ReaderOptions,
+  ): object;
+  /** Stops the threads; the handles answered on them are dropped, their descriptors closed. */
   stopReader(handle: object): void;
   spliceReply(fuseFd: number, pipeRead: number, pipeWrite: number, pieces: SplicePiece[], done: (e: Error | null) => void): void;
   replyPipe(bytes: number): [number, number];
+  /**
+   * A read plan the reader threads answer READs from: extent `i` ends at `ends[i]` (strictly
+   * increasing, the last at `size`) and is held bytes (`sources[i]` -1, `offsets[i]` into
+   * `held`, which is copied) or a range of source `sources[i]` (< `sourceCount` ≤ 64) at
+   * `offsets[i]`. Throws TypeError for a plan that is not consistent.
+   */
+  fastPlan(
+    size: number,
+    ends: Float64Array,
+    sources: Int32Array,
+    offsets: Float64Array,
+    held: Uint8Array,
+    sourceCount: number,
+  ): object;
+  /**
+   * READs of `fh` are answered on the reader threads from `plan`, with a duplicate of
+   * `fds[i]` for source `i` (fstat'ed now: what every READ's bytes are checked against).
+   * Needs a reader of 2 or more threads (ENOTCONN otherwise, or once stopped).
+   */
+  fastOpen(reader: object, fh: bigint, plan: object, fds: Int32Array): void;
+  /** Drops `fh`'s plan; its descriptors close now or after the READ in flight on it. Whether it had one. */
+  fastRelease(reader: object, fh: bigint): boolean;
+  /** Totals of the READs answered on the reader threads (layout: {@link NativeReadStats}). */
+  readerStats(reader: object): Float64Array;
 }
+
+/** Options of {@link FuseNative.startReader}. */
+export interface ReaderOptions {
+  /** Threads reading /dev/fuse (1–64; default 1). READs are answered on them only with 2 or more. */
+  threads?: number;
+  /** Bytes of each thread's reply pipe; 0: READs answered on the threads are copied (pread + writev). */
+  pipeSize?: number;
+  /** Largest READ answered on the threads (their copy buffer); larger ones go to JS. */
+  fastMax?: number;
+}
+
+/**
+ * Indexes into {@link FuseNative.readerStats}: totals, then per latency bucket its count
+ * and the sum of its latencies in nanoseconds, from {@link BUCKETS_AT}, two numbers each.
+ */
+export const NativeReadStats = {
+  reads: 0,
+  bytes: 1,
+  errors: 2,
+  spliced: 3,
+  copied: 4,
+  /** READs of planned handles passed to JS because every other thread was busy. */
+  passed: 5,
+  /** Handles that found a source changed. */
+  changed: 6,
+  BUCKETS_AT: 7,
+} as const;
 
 /** The addon's FUSE functions, or null when the addon is not built (or predates native/fuse.c). */
 export function fuseNativeOrNull(): FuseNative | null {
   const addon = nativeAddon();
   if (addon === null || typeof addon.startReader !== 'function' || typeof addon.fuseMount !== 'function') return null;
   return addon as unknown as FuseNative;
+}
+
+/** Whether the addon answers READs on its reader threads (built from a native/fuse.c with fastPlan). */
+export function hasNativeReads(native: FuseNative): boolean {
+  const n = native as unknown as Record<string, unknown>;
+  return typeof n.fastPlan === 'function' && typeof n.fastOpen === 'function' && typeof n.readerStats === 'function';
 }
 
 /** The addon's FUSE functions; USAGE naming `npm run build:native` when missing. */

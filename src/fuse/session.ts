@@ -1,9 +1,10 @@
-// The FUSE request loop: a native thread reads requests off /dev/fuse and posts them
-// here; each is dispatched to the filesystem and answered with exactly one write (a
-// writev of header + payload, or one splice of the whole reply), within a deadline.
+// The FUSE request loop: native threads read requests off /dev/fuse and post them here;
+// each is dispatched to the filesystem and answered with exactly one write (a writev of
+// header + payload, or one splice of the whole reply), within a deadline. READs of files
+// whose bytes are all local are answered on the native threads themselves (native-reads.ts).
 import { closeSync, writev, writevSync } from 'node:fs';
 import { Errno, errnoName, errnoOf, FuseErrno } from './errno.js';
-import type { DirEntry, FileRange, FuseFilesystem, ReadPlan, RequestContext } from './filesystem.js';
+import type { DirEntry, FilePlan, FileRange, FuseFilesystem, ReadPlan, RequestContext } from './filesystem.js';
 import {
   cString,
   decodeAccessMask,
@@ -42,7 +43,8 @@ import {
   writeDirent,
   writeDirentplus,
 } from './kernel-abi.js';
-import { type FuseNative, fuseNative, type SplicePiece } from './native.js';
+import { type FuseNative, fuseNative, hasNativeReads, type SplicePiece } from './native.js';
+import { NativeReads } from './native-reads.js';
 
 /** Pages per request we ask for (FUSE_MAX_PAGES): 256 × 4 KiB, so one READ carries 1 MiB. */
 const MAX_PAGES = 256;
@@ -62,6 +64,13 @@ const MAX_IOVECS = 1000;
 const MAX_SCRATCH = 16;
 /** Pipes kept for spliced replies (one per reply in flight). */
 const MAX_PIPES = 16;
+/**
+ * Threads reading /dev/fuse. READs answered on them wait for the disk there, so several
+ * let cold reads overlap (one thread is always kept for the other requests).
+ */
+const DEFAULT_READER_THREADS = 4;
+/** How often the reader threads' READ counters are added to the stats (and the metrics' callback). */
+const NATIVE_STATS_MS = 1000;
 
 const O_ACCMODE = 3;
 const O_TRUNC = 0o1000;
@@ -83,8 +92,12 @@ export interface FuseStats {
   timeouts: number;
   /** Requests the kernel interrupted (answered EINTR). */
   interrupts: number;
-  /** Requests in flight now. */
+  /** Requests in flight now (READs answered on the reader threads are not counted). */
   inFlight: number;
+  /** READs answered on the native reader threads, without the event loop (also in `requests.READ`). */
+  nativeReads: number;
+  /** Open files whose READs found a source changed since the file was compiled (answered EIO). */
+  sourceChanges: number;
 }
 
 /** Options of {@link FuseSession}. */
@@ -104,6 +117,12 @@ export interface FuseSessionOptions {
   /** Called once the kernel's INIT is answered, with what was agreed. */
   onInit?: (init: InitOut) => void;
   /**
+   * Threads reading /dev/fuse (1–64). With 2 or more (default 4), READs of files whose
+   * bytes are all held bytes and local files are answered on those threads without the
+   * event loop, up to all threads but one at a time; 1 sends every request through JS.
+   */
+  readerThreads?: number;
+  /**
    * Pages per READ (FUSE_MAX_PAGES, 1–256). Default: 256 (1 MiB reads), or 248 when
    * replies are spliced through a pipe limited to 1 MiB (fs.pipe-max-size without
    * CAP_SYS_RESOURCE), so that a whole READ's reply fits the pipe.
@@ -122,6 +141,16 @@ interface Pending {
   done: boolean;
   /** Runs once the handler has succeeded and its reply (if any) is written: returns a READ's scratch buffer. */
   after?: () => void;
+  /** Runs when the handler succeeded but its reply did not reach the kernel: undoes an OPEN. */
+  undo?: () => void;
+}
+
+/** An open file: the kernel's fh is the session's own number; the filesystem's is kept beside it. */
+interface OpenFile {
+  nodeid: bigint;
+  fsFh: bigint;
+  /** Its READs are answered on the reader threads. */
+  native: boolean;
 }
 
 type Payload = Uint8Array[];
@@ -133,7 +162,7 @@ type Payload = Uint8Array[];
  * EINTR when the kernel interrupts it, EIO when the session closes.
  */
 export class FuseSession {
-  readonly stats: FuseStats = {
+  private readonly counters: FuseStats = {
     requests: {},
     errors: {},
     bytesRead: 0,
@@ -142,6 +171,8 @@ export class FuseSession {
     timeouts: 0,
     interrupts: 0,
     inFlight: 0,
+    nativeReads: 0,
+    sourceChanges: 0,
   };
   /** Resolves once the kernel's INIT has been answered. */
   readonly initialized: Promise<InitOut>;
@@ -172,6 +203,11 @@ export class FuseSession {
   private notifiesInFlight = 0;
   private splicesDone: (() => void) | undefined;
   private closed: Promise<void> | undefined;
+  private readonly readerThreads: number;
+  private nativeReads: NativeReads | undefined;
+  private nativeTimer: NodeJS.Timeout | undefined;
+  private readonly openFiles = new Map<bigint, OpenFile>();
+  private nextFh = 1n;
 
   constructor(fd: number, fs: FuseFilesystem, opts: FuseSessionOptions = {}) {
     this.fd = fd;
@@ -182,6 +218,8 @@ export class FuseSession {
     this.maxPagesAsked = opts.maxPages === undefined ? undefined : Math.max(1, Math.min(MAX_PAGES, Math.floor(opts.maxPages)));
     this.maxPages = this.maxPagesAsked ?? MAX_PAGES;
     this.spliceEnabled = (opts.splice ?? 'auto') === 'auto' && fs.readPlan !== undefined;
+    const threads = Math.floor(opts.readerThreads ?? DEFAULT_READER_THREADS);
+    this.readerThreads = Number.isFinite(threads) ? Math.max(1, Math.min(64, threads)) : DEFAULT_READER_THREADS;
     this.initialized = new Promise((resolve) => {
       this.resolveInit = resolve;
     });
@@ -190,19 +228,48 @@ export class FuseSession {
     });
   }
 
+  /** Counters: requests by opcode, errors by errno, bytes read, … (READs answered natively included). */
+  get stats(): FuseStats {
+    this.syncNativeReads();
+    return this.counters;
+  }
+
   /** Starts reading requests. */
   start(): void {
     if (this.reader !== undefined || this.closing) return;
     if (this.spliceEnabled) this.makeFirstPipe();
-    this.reader = this.native.startReader(this.fd, READ_BUFFER, (request, errno) => {
-      // Called from the addon: an exception here would be uncaught and end the process.
-      try {
-        if (request !== null) this.onRequest(request);
-        else this.onReaderEnd(errno ?? Errno.EIO);
-      } catch (e) {
-        this.opts.log?.(`FUSE request handling failed: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    });
+    const native = this.readerThreads > 1 && this.fs.filePlan !== undefined && hasNativeReads(this.native);
+    const reader = this.native.startReader(
+      this.fd,
+      READ_BUFFER,
+      (request, errno, changedFh) => {
+        // Called from the addon: an exception here would be uncaught and end the process.
+        try {
+          if (request !== null) this.onRequest(request);
+          else if (changedFh !== undefined) this.onSourceChanged(changedFh);
+          else this.onReaderEnd(errno ?? Errno.EIO);
+        } catch (e) {
+          this.opts.log?.(`FUSE request handling failed: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      },
+      // READs answered on the threads are spliced through pipes of the size the first one got, or copied.
+      {
+        threads: native ? this.readerThreads : 1,
+        pipeSize: this.spliceEnabled ? this.pipeSize : 0,
+        fastMax: this.maxPages * 4096,
+      },
+    );
+    this.reader = reader;
+    if (native) {
+      this.nativeReads = new NativeReads(this.native, reader);
+      this.nativeTimer = setInterval(() => this.syncNativeReads(), NATIVE_STATS_MS);
+      this.nativeTimer.unref();
+    }
+  }
+
+  /** Whether READs of local files are answered on the native reader threads. */
+  get nativeReading(): boolean {
+    return this.nativeReads !== undefined;
   }
 
   /** Whether READ replies may be spliced (the filesystem has plans and the pipes could be made). */
@@ -239,7 +306,11 @@ export class FuseSession {
   private async shutdown(): Promise<void> {
     this.failPending(Errno.EIO);
     this.closing = true;
+    // Joins the threads (one answering a READ finishes it first) and closes the handles' descriptors.
     if (this.reader !== undefined) this.native.stopReader(this.reader);
+    clearInterval(this.nativeTimer);
+    this.syncNativeReads();
+    this.openFiles.clear();
     // Writes on the thread pool (splices, notifications) must end before the descriptor's number can be reused.
     while (this.splicesInFlight > 0 || this.notifiesInFlight > 0) {
       await new Promise<void>((resolve) => {
@@ -274,6 +345,37 @@ export class FuseSession {
     }
   }
 
+  /**
+   * Adds what the reader threads answered since the last sync to the counters, and tells
+   * `onRequest` of each READ (with its latency bucket's mean: the metrics' buckets are
+   * among the threads' bounds, so each lands in the bucket its own latency would).
+   */
+  private syncNativeReads(): void {
+    if (this.nativeReads === undefined) return;
+    const d = this.nativeReads.delta();
+    if (d.reads === 0) return;
+    const s = this.counters;
+    s.requests.READ = (s.requests.READ ?? 0) + d.reads;
+    s.nativeReads += d.reads;
+    s.bytesRead += d.bytes;
+    s.splicedReads += d.spliced;
+    if (d.errors > 0) s.errors.EIO = (s.errors.EIO ?? 0) + d.errors;
+    const onRequest = this.opts.onRequest;
+    if (onRequest === undefined) return;
+    // Which READs failed is not kept per bucket: the errors are told first, with the first latencies.
+    let errors = d.errors;
+    for (const { ms, count } of d.latencies) {
+      for (let i = 0; i < count; i++) onRequest('READ', ms, errors-- > 0 ? Errno.EIO : 0);
+    }
+  }
+
+  /** A READ on the threads found a source of `fh` changed: its file is to be compiled again. */
+  private onSourceChanged(fh: bigint): void {
+    this.counters.sourceChanges++;
+    const file = this.openFiles.get(fh);
+    if (file !== undefined) this.fs.sourceChanged?.(file.nodeid);
+  }
+
   private onReaderEnd(errno: number): void {
     if (!this.closing) this.opts.log?.(`FUSE connection ended (${errnoName(errno)})`);
     void this.close();
@@ -285,7 +387,7 @@ export class FuseSession {
     const body = buf.subarray(IN_HEADER_SIZE, Math.min(h.len, buf.length));
     const name = opcodeName(h.opcode);
     if (NO_REPLY_OPCODES.has(h.opcode)) {
-      this.stats.requests[name] = (this.stats.requests[name] ?? 0) + 1;
+      this.counters.requests[name] = (this.counters.requests[name] ?? 0) + 1;
       this.handleNoReply(h, body);
       return;
     }
@@ -299,17 +401,17 @@ export class FuseSession {
       done: false,
       timer: setTimeout(() => {
         if (p.done || p.replying) return;
-        this.stats.timeouts++;
+        this.counters.timeouts++;
         this.replyError(p, Errno.EIO);
         controller.abort();
       }, this.deadlineMs),
     };
     this.pending.set(h.unique, p);
-    this.stats.inFlight = this.pending.size;
+    this.counters.inFlight = this.pending.size;
     const ctx: RequestContext = { uid: h.uid, gid: h.gid, pid: h.pid, signal: controller.signal };
     this.dispatch(h, body, ctx, p).then(
       (payload) => {
-        if (payload !== undefined) this.reply(p, 0, payload);
+        if (payload !== undefined && !this.reply(p, 0, payload)) p.undo?.();
         p.after?.();
       },
       // Not `after`: a failed read may still have source reads writing into its scratch buffer.
@@ -326,8 +428,10 @@ export class FuseSession {
       } else if (h.opcode === Opcode.INTERRUPT) {
         // The interrupted request was read before its INTERRUPT; not found = already answered.
         const p = this.pending.get(decodeInterrupt(body));
+        // A READ answered on the reader threads is not pending here: it is answered when its
+        // bytes are read (the disk bounds that), as FUSE allows for an interrupt.
         if (p !== undefined && !p.replying) {
-          this.stats.interrupts++;
+          this.counters.interrupts++;
           this.replyError(p, Errno.EINTR);
           p.controller.abort();
         }
@@ -364,12 +468,12 @@ export class FuseSession {
         const flags = decodeOpenFlags(body);
         if ((flags & O_ACCMODE) !== 0 || (flags & O_TRUNC) !== 0) throw new FuseErrno(Errno.EROFS);
         const opened = await fs.open(h.nodeid, ctx);
-        return [encodeOpenOut(opened.fh, opened.keepCache ? OpenFlag.KEEP_CACHE : 0)];
+        return this.open(h.nodeid, opened.fh, opened.keepCache, ctx, p);
       }
       case Opcode.READ:
         return this.read(h, body, ctx, p);
       case Opcode.RELEASE:
-        fs.release(h.nodeid, decodeFh(body, 0));
+        this.release(h.nodeid, decodeFh(body, 0));
         return [];
       case Opcode.FLUSH:
         return [];
@@ -431,8 +535,42 @@ export class FuseSession {
     return encodeInitOut(init);
   }
 
+  /**
+   * Answers an OPEN the filesystem accepted: the kernel gets the session's own fh; when
+   * the file has a plan, its READs are answered on the reader threads from then on.
+   */
+  private async open(nodeid: bigint, fsFh: bigint, keepCache: boolean, ctx: RequestContext, p: Pending): Promise<Payload> {
+    const fh = this.nextFh++;
+    const file: OpenFile = { nodeid, fsFh, native: false };
+    const native = this.nativeReads;
+    if (native !== undefined && this.fs.filePlan !== undefined && !p.done) {
+      let plan: FilePlan | undefined;
+      try {
+        plan = await this.fs.filePlan(nodeid, ctx);
+      } catch {
+        plan = undefined; // read through JS, which reports what is wrong
+      }
+      if (plan !== undefined && !p.done && !this.closing) {
+        file.native = await native.open(fh, plan, () => this.fs.sourceChanged?.(nodeid));
+      }
+    }
+    this.openFiles.set(fh, file);
+    // Not answered after all (deadline, interrupt, a refused write): the kernel will not RELEASE what it never got.
+    p.undo = () => this.release(nodeid, fh);
+    return [encodeOpenOut(fh, keepCache ? OpenFlag.KEEP_CACHE : 0)];
+  }
+
+  private release(nodeid: bigint, fh: bigint): void {
+    const file = this.openFiles.get(fh);
+    this.openFiles.delete(fh);
+    if (file?.native) this.nativeReads?.release(fh);
+    this.fs.release(nodeid, file?.fsFh ?? fh);
+  }
+
   private async read(h: InHeader, body: Buffer, ctx: RequestContext, p: Pending): Promise<Payload | undefined> {
-    const { fh, offset, size } = decodeReadIn(body);
+    const { fh: kernelFh, offset, size } = decodeReadIn(body);
+    // A READ of a file answered natively comes here only when every other thread was busy.
+    const fh = this.openFiles.get(kernelFh)?.fsFh ?? kernelFh;
     const want = Math.min(size, this.maxPages * 4096);
     if (this.spliceEnabled && this.fs.readPlan !== undefined) {
       const plan = await this.fs.readPlan(h.nodeid, fh, offset, want, ctx);
@@ -440,7 +578,7 @@ export class FuseSession {
       if (plan !== undefined && pipeSlots(plan) <= this.pipeSize / 4096) {
         if (p.done) return undefined;
         if (await this.spliceRead(p, plan, want)) return undefined;
-        this.stats.spliceFallbacks++;
+        this.counters.spliceFallbacks++;
       }
     }
     // A pooled buffer for the bytes, back in the pool once the reply is written (or the read succeeds late).
@@ -503,7 +641,7 @@ export class FuseSession {
       this.backgroundWriteDone();
       p.replying = false;
       if (error === null) {
-        this.stats.splicedReads++;
+        this.counters.splicedReads++;
         this.finish(p, 0, total);
         return true;
       }
@@ -594,12 +732,14 @@ export class FuseSession {
     this.finish(p, errno, 0);
   }
 
-  private reply(p: Pending, errno: number, payload: Payload): void {
-    if (p.done) return;
-    this.write(p, -errno, payload);
+  /** Writes a reply; false when it did not reach the kernel (already answered, or the write failed). */
+  private reply(p: Pending, errno: number, payload: Payload): boolean {
+    if (p.done) return false;
+    const written = this.write(p, -errno, payload);
     let bytes = 0;
     if (p.opcode === Opcode.READ) for (const piece of payload) bytes += piece.length;
     this.finish(p, errno, bytes);
+    return written;
   }
 
   private finish(p: Pending, errno: number, bytesRead: number): void {
@@ -607,7 +747,7 @@ export class FuseSession {
     clearTimeout(p.timer);
     this.pending.delete(p.unique);
     const name = opcodeName(p.opcode);
-    const s = this.stats;
+    const s = this.counters;
     s.inFlight = this.pending.size;
     s.requests[name] = (s.requests[name] ?? 0) + 1;
     s.bytesRead += bytesRead;
@@ -618,19 +758,21 @@ export class FuseSession {
     this.opts.onRequest?.(name, performance.now() - p.started, errno);
   }
 
-  /** The one write of a reply: header and payload in one writev. */
-  private write(p: Pending, error: number, payload: Payload): void {
-    if (this.fdClosed) return;
+  /** The one write of a reply: header and payload in one writev. False when the kernel did not take it. */
+  private write(p: Pending, error: number, payload: Payload): boolean {
+    if (this.fdClosed) return false;
     let pieces = payload;
     if (pieces.length > MAX_IOVECS) pieces = [Buffer.concat(pieces)];
     let len = OUT_HEADER_SIZE;
     for (const piece of pieces) len += piece.length;
     try {
       writevSync(this.fd, [encodeOutHeader(len, error, p.unique), ...pieces]);
+      return true;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       // ENOENT: the kernel already gave up on the request (interrupted, aborted); ENODEV: connection gone.
       if (code !== 'ENOENT' && code !== 'ENODEV') this.opts.log?.(`FUSE reply to ${opcodeName(p.opcode)} failed: ${String(e)}`);
+      return false;
     }
   }
 }

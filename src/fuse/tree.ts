@@ -2,9 +2,10 @@
 //   <mnt>/<name>.mp4        readable names, made unique (name.mp4, name-2.mp4 by id order)
 //   <mnt>/by-id/<id>.mp4    the same files by catalog id (hard links: one inode)
 import { createHash } from 'node:crypto';
+import { isVvfError } from '../errors.js';
 import type { PlannedPiece } from '../virtual/virtual-file.js';
 import { Errno, FuseErrno } from './errno.js';
-import type { Attr, DirEntry, Entry, FuseFilesystem, Opened, ReadPlan, StatfsInfo } from './filesystem.js';
+import type { Attr, DirEntry, Entry, FilePlan, FileRange, FuseFilesystem, Opened, ReadPlan, StatfsInfo } from './filesystem.js';
 import { ROOT_NODE_ID } from './filesystem.js';
 
 /** The bytes of one catalog file, as a {@link VirtualFile} has them. */
@@ -32,6 +33,8 @@ export interface CatalogEntry {
 export interface CatalogView {
   list(): Promise<CatalogEntry[]>;
   get(id: string): Promise<CatalogEntry | undefined>;
+  /** A read of the entry's file found a source changed: compile it again (Catalog.invalidate). Optional. */
+  invalidate?(entry: CatalogEntry): void;
 }
 
 /** Options of {@link VvfTree}. */
@@ -120,6 +123,21 @@ function assignNames(entries: CatalogEntry[]): Map<string, CatalogEntry> {
   return byName;
 }
 
+/** Planned pieces as a {@link ReadPlan}; undefined when a source has no descriptor (not a local file). */
+function toReadPlan(planned: PlannedPiece[]): ReadPlan | undefined {
+  const plan: ReadPlan = [];
+  for (const p of planned) {
+    if (p instanceof Uint8Array) {
+      plan.push(p);
+      continue;
+    }
+    const source = p.source;
+    if (source.descriptor === undefined) return undefined;
+    plan.push({ source: source as FileRange['source'], offset: p.offset, length: p.length });
+  }
+  return plan;
+}
+
 /** The vvf tree over a {@link CatalogView}. */
 export class VvfTree implements FuseFilesystem {
   private readonly catalog: CatalogView;
@@ -132,6 +150,8 @@ export class VvfTree implements FuseFilesystem {
   private listing: Listing | undefined;
   private refreshing: Promise<Listing> | undefined;
   private readonly nodes = new Map<bigint, Node>();
+  /** Whole-file plans by file, made at the first OPEN that asks (the session keeps what it makes of each). */
+  private readonly plans = new WeakMap<CatalogFile, Promise<FilePlan | undefined>>();
 
   constructor(catalog: CatalogView, opts: VvfTreeOptions = {}) {
     this.catalog = catalog;
@@ -271,10 +291,14 @@ export class VvfTree implements FuseFilesystem {
     _ctx?: unknown,
     scratch?: Uint8Array,
   ): Promise<Uint8Array[]> {
-    const file = this.node(nodeid).entry.file;
+    const entry = this.node(nodeid).entry;
+    const file = entry.file;
     const length = this.clamp(file, offset, size);
     if (length === 0) return [];
-    const pieces = await file.readPieces(offset, length, scratch !== undefined && scratch.length >= length ? scratch : undefined);
+    const pieces = await this.noticingChange(
+      entry,
+      file.readPieces(offset, length, scratch !== undefined && scratch.length >= length ? scratch : undefined),
+    );
     let total = 0;
     for (const p of pieces) total += p.length;
     // Never padding, never a silent short read: the reader gets these bytes or EIO.
@@ -283,30 +307,66 @@ export class VvfTree implements FuseFilesystem {
   }
 
   async readPlan(nodeid: bigint, _fh: bigint, offset: number, size: number): Promise<ReadPlan | undefined> {
-    const file = this.node(nodeid).entry.file;
+    const entry = this.node(nodeid).entry;
+    const file = entry.file;
     if (file.planPieces === undefined) return undefined;
     const length = this.clamp(file, offset, size);
     if (length === 0) return [];
-    const planned = await file.planPieces(offset, length);
-    const plan: ReadPlan = [];
+    const planned = await this.noticingChange(entry, file.planPieces(offset, length));
+    const plan = toReadPlan(planned);
+    if (plan === undefined) return undefined;
     let total = 0;
-    for (const p of planned) {
-      if (p instanceof Uint8Array) {
-        plan.push(p);
-        total += p.length;
-        continue;
-      }
-      const source = p.source;
-      if (source.descriptor === undefined) return undefined;
-      plan.push({
-        source: source as { descriptor(): Promise<{ fd: number; release(): void }> },
-        offset: p.offset,
-        length: p.length,
-      });
-      total += p.length;
-    }
+    for (const p of plan) total += p.length;
     if (total !== length) throw new FuseErrno(Errno.EIO, `read plan has ${total} of ${length} bytes`);
     return plan;
+  }
+
+  /**
+   * The whole file as held bytes and ranges of local files, made once per file (planning
+   * opens its sources and checks their validators); undefined when some bytes are not in
+   * local files, or the file cannot be planned now (its READs then report why).
+   */
+  async filePlan(nodeid: bigint): Promise<FilePlan | undefined> {
+    const entry = this.node(nodeid).entry;
+    const file = entry.file;
+    if (file.planPieces === undefined) return undefined;
+    let plan = this.plans.get(file);
+    if (plan === undefined) {
+      const planPieces = file.planPieces.bind(file);
+      plan = (async () => {
+        const pieces = file.size === 0 ? [] : toReadPlan(await planPieces(0, file.size));
+        return pieces === undefined ? undefined : { size: file.size, pieces };
+      })();
+      this.plans.set(file, plan);
+    }
+    try {
+      return await this.noticingChange(entry, plan);
+    } catch {
+      // Not kept: the next OPEN tries again (a source may be back).
+      if (this.plans.get(file) === plan) this.plans.delete(file);
+      return undefined;
+    }
+  }
+
+  /** A read of the node's file found a source changed: the catalog compiles it again; its plan is dropped. */
+  sourceChanged(nodeid: bigint): void {
+    const node = this.nodes.get(nodeid);
+    if (node === undefined) return;
+    this.plans.delete(node.entry.file);
+    this.catalog.invalidate?.(node.entry);
+  }
+
+  /** `work`'s result; a SOURCE_CHANGED failure is also reported to {@link sourceChanged}'s catalog. */
+  private async noticingChange<T>(entry: CatalogEntry, work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } catch (e) {
+      if (isVvfError(e) && e.code === 'SOURCE_CHANGED') {
+        this.plans.delete(entry.file);
+        this.catalog.invalidate?.(entry);
+      }
+      throw e;
+    }
   }
 
   release(): void {}

@@ -85,6 +85,11 @@ export function hangingFile(size: number, etag: string): CatalogFile {
 export class MemoryCatalog implements CatalogView {
   readonly entries = new Map<string, CatalogEntry>();
   lists = 0;
+  /** Ids the mount asked to compile again (a read found a source changed). */
+  readonly invalidated: string[] = [];
+  invalidate(entry: CatalogEntry): void {
+    this.invalidated.push(entry.id);
+  }
   add(id: string, name: string, file: CatalogFile, recipe: unknown = { id }): CatalogEntry {
     const e: CatalogEntry = { id, name, file, created: new Date(Date.UTC(2024, 0, 2, 3, 4, 5)), recipe };
     this.entries.set(id, e);

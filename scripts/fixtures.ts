@@ -95,7 +95,7 @@ function words(text: string): string[] {
   return text.trim().split(/\s+/);
 }
 
-function ffmpeg(args: string[], cwd: string): Promise<string> {
+export function ffmpeg(args: string[], cwd: string): Promise<string> {
   return run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args], cwd);
 }
 
@@ -824,7 +824,7 @@ function tempDir(root: string, name: string): string {
 }
 
 /** Makes `dir` by filling a temp folder and renaming it into place, so a crash leaves nothing half-made. */
-async function buildInto(root: string, name: string, fill: (tmp: string) => Promise<void>): Promise<void> {
+export async function buildInto(root: string, name: string, fill: (tmp: string) => Promise<void>): Promise<void> {
   const tmp = tempDir(root, name);
   await mkdir(tmp, { recursive: true });
   try {
@@ -863,7 +863,7 @@ function isAlive(pid: number): boolean {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A lock folder so that two processes (parallel test files) do not make the same fixtures at once. */
-async function withLock<T>(root: string, fn: () => Promise<T>): Promise<T> {
+export async function withLock<T>(root: string, fn: () => Promise<T>): Promise<T> {
   const lock = path.join(root, '.lock');
   const owner = path.join(lock, 'owner.json');
   const deadline = Date.now() + 10 * 60_000;

@@ -25,8 +25,8 @@ export const ErrorCodes = {
   UNSUPPORTED: 'not supported',
   /** The input is not an MP4 / MPD at all. */
   UNKNOWN_FORMAT: 'unknown input format',
-  /** An MPD manifest is malformed or refers to something that does not exist. */
-  MANIFEST_INVALID: 'invalid DASH manifest',
+  /** A DASH MPD or an HLS playlist is malformed or refers to something that does not exist. */
+  MANIFEST_INVALID: 'invalid manifest (DASH MPD or HLS playlist)',
   /** A source's validator (size+mtime, ETag) no longer matches what was seen before. */
   SOURCE_CHANGED: 'source changed',
   /** A source could not be reached (connection refused, unreadable file, …). */

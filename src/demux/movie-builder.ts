@@ -16,6 +16,16 @@ export interface InitContext {
   tracks: Map<number, FragmentTrackState>;
   /** Moofs still to come for these tracks, when the reader knows (see expectMoofs). */
   expectedMoofs?: number;
+  /** For a later init of the same tracks (see joinInit): what its states stand for. */
+  joined?: Map<FragmentTrackState, JoinedTrack>;
+}
+
+/** A track of a later init, and the track it continues. */
+interface JoinedTrack {
+  /** The state of the first init's track: its samples, next decode time and fragment count. */
+  base: FragmentTrackState;
+  /** The later init's sample description i (1-based) is the track's description descriptions[i - 1]. */
+  descriptions: number[];
 }
 
 interface PendingTrack {
@@ -107,6 +117,81 @@ export class MovieBuilder {
   }
 
   /**
+   * A later initialization segment of the tracks `base` declared (an HLS EXT-X-MAP that
+   * changes): the same tracks, in the same order, with the same handlers and timescales, but
+   * maybe other sample descriptions (new parameter sets), track ids and trex defaults. Its
+   * sample descriptions are added to the tracks' (an identical one is shared), and moofs read
+   * with the returned context append to the same tracks. Edit lists and headers stay the first
+   * init's: an edit list describes where presentation starts, which a later init cannot move.
+   * Throws UNSUPPORTED when the tracks differ in what one track cannot carry.
+   */
+  joinInit(base: InitContext, moov: ContainerNode, sourceIndex: number): InitContext {
+    const source = this.sources[sourceIndex];
+    if (!source) throw new VvfError('BUG', `unknown source index ${sourceIndex}`);
+    const traks = childrenOf(moov, 'trak').filter((t): t is ContainerNode => t.kind === 'container');
+    const bases = [...base.tracks.values()];
+    const where = { path: moov.path, source: source.key };
+    if (traks.length !== bases.length) {
+      throw new VvfError(
+        'UNSUPPORTED',
+        `a later initialization segment declares ${traks.length} tracks where the first declared ${bases.length}: a change of tracks within one stream is not supported`,
+        where,
+      );
+    }
+    const mvex = containerChild(moov, 'mvex');
+    const trexes = mvex ? leaves(mvex, 'trex', trexCodec) : [];
+    const context: InitContext = { tracks: new Map(), joined: new Map() };
+    traks.forEach((trak, i) => {
+      const baseState = bases[i]!;
+      const pending = this.pending.find((p) => p.state === baseState);
+      if (!pending) throw new VvfError('BUG', 'joinInit: the base context has a track the builder does not know');
+      const header = readTrackHeader(trak, source.key);
+      const first = pending.header;
+      const differs =
+        header.handler !== first.handler
+          ? `handler ${header.handler} where it was ${first.handler}`
+          : header.timescale !== first.timescale
+            ? `timescale ${header.timescale} where it was ${first.timescale}`
+            : undefined;
+      if (differs) {
+        throw new VvfError(
+          'UNSUPPORTED',
+          `a later initialization segment gives track ${i + 1} ${differs}: a change of track type or timescale within one stream is not supported`,
+          { path: trak.path, source: source.key },
+        );
+      }
+      const stbl = new SampleTableBuilder(1, { path: trak.path, source: source.key });
+      readStblSamples(header.stbl, stbl, sourceIndex, source.size, source.key);
+      if (stbl.count > 0) {
+        throw new VvfError('UNSUPPORTED', 'a later initialization segment holds samples of its own', {
+          path: trak.path,
+          source: source.key,
+        });
+      }
+      if (context.tracks.has(header.sourceTrackId)) {
+        throw new VvfError('MEDIA_INCONSISTENT', `two tracks with id ${header.sourceTrackId}`, {
+          path: trak.path,
+          source: source.key,
+        });
+      }
+      const descriptions = header.descriptions.map((d) => {
+        const same = first.descriptions.findIndex((e) => Buffer.from(e.bytes).equals(d.bytes));
+        return same >= 0 ? same + 1 : first.descriptions.push(d);
+      });
+      const state: FragmentTrackState = {
+        trackId: header.sourceTrackId,
+        trex: trexes.find((t) => t.trackId === header.sourceTrackId),
+        samples: baseState.samples,
+        nextDecodeTime: baseState.nextDecodeTime,
+        fragments: baseState.fragments,
+      };
+      context.tracks.set(header.sourceTrackId, state);
+      context.joined!.set(state, { base: baseState, descriptions });
+    });
+    return context;
+  }
+
+  /**
    * Says how many moofs will follow for these tracks, so that after the first one the
    * sample columns can be sized for all of them at once.
    */
@@ -116,6 +201,16 @@ export class MovieBuilder {
 
   /** Adds the samples of one moof. */
   addMoof(context: InitContext, moof: MoofBytes, place: MoofPlace): void {
+    const joined = context.joined;
+    const before = new Map<FragmentTrackState, number>();
+    if (joined) {
+      // A later init's states stand for the first init's tracks: carry the running values over.
+      for (const [state, j] of joined) {
+        state.nextDecodeTime = j.base.nextDecodeTime;
+        state.fragments = j.base.fragments;
+        before.set(state, state.samples.count);
+      }
+    }
     for (const state of context.tracks.values()) {
       if (state.fragments >= this.limits.maxFragments) {
         throw new VvfError('STRUCTURE_LIMIT', `more than ${this.limits.maxFragments} fragments (limit maxFragments)`, {
@@ -125,6 +220,23 @@ export class MovieBuilder {
       }
     }
     readMoofSamples(moof, place, context.tracks, this.limits);
+    if (joined) {
+      for (const [state, j] of joined) {
+        j.base.nextDecodeTime = state.nextDecodeTime;
+        j.base.fragments = state.fragments;
+        const s = state.samples;
+        for (let k = before.get(state) ?? s.count; k < s.count; k++) {
+          const index = j.descriptions[(s.descriptionIndex[k] ?? 0) - 1];
+          if (index === undefined) {
+            throw new VvfError('MEDIA_INCONSISTENT', `sample description ${s.descriptionIndex[k]} does not exist`, {
+              source: place.source,
+              offset: place.start,
+            });
+          }
+          s.descriptionIndex[k] = index;
+        }
+      }
+    }
     this.checkMemory({ source: place.source, offset: place.start });
     const expected = context.expectedMoofs ?? 0;
     for (const state of context.tracks.values()) {

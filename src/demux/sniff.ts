@@ -1,5 +1,5 @@
-// What an input is, told from its first bytes: MP4 and DASH manifests are read; the rest
-// gets one line saying what it is instead of a box error about its bytes.
+// What an input is, told from its first bytes: MP4, DASH manifests and HLS playlists are read;
+// the rest gets one line saying what it is instead of a box error about its bytes.
 import { VvfError } from '../errors.js';
 
 /** Kinds of input told apart by {@link sniffInput}. */
@@ -86,16 +86,14 @@ export function sniffInput(head: Uint8Array, size: number): Sniffed {
 /** The error for an input that is not one vvf reads; `name` is how to call it (a file name). */
 export function unknownFormatError(found: Sniffed, name: string, source: string): VvfError {
   const what = found.detail ? ` (${found.detail})` : '';
-  const instead = 'give vvf an MP4 file or a DASH manifest (.mpd)';
+  const instead = 'give vvf an MP4 file, a DASH manifest (.mpd) or an HLS playlist of fMP4 segments (.m3u8)';
   const say = (text: string) => new VvfError('UNKNOWN_FORMAT', `${name} ${text}`, { source });
   switch (found.kind) {
     case 'empty':
       return say('is empty (0 bytes)');
     case 'hls':
-      return say(
-        `is an HLS playlist${what}; HLS is not supported as input yet: ${instead}` +
-          (found.detail?.includes('MPEG-TS') ? ` (ffmpeg -i ${name} -c copy out.mp4 makes one)` : ''),
-      );
+      // Playlists are read where a playlist may be given; here one stands where media should.
+      return say(`is an HLS playlist${what}, not MP4 media`);
     case 'mpeg-ts':
       return say(`is an MPEG transport stream${what}; not supported as input yet: ${instead} (ffmpeg -c copy remuxes it)`);
     case 'matroska':
@@ -107,7 +105,9 @@ export function unknownFormatError(found: Sniffed, name: string, source: string)
     case 'text':
       return say(`is a text file, not a video: ${instead}`);
     default:
-      return say(`is not an MP4 file or a DASH manifest (its first bytes are ${found.detail ?? '?'}): ${instead}`);
+      return say(
+        `is not an MP4 file, a DASH manifest or an HLS playlist (its first bytes are ${found.detail ?? '?'}): ${instead}`,
+      );
   }
 }
 

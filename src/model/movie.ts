@@ -48,7 +48,7 @@ export interface Track {
   tkhd: TkhdBox;
   mdhd: MdhdBox;
   hdlr: HdlrBox;
-  /** For DASH inputs: the representation the track came from. */
+  /** For DASH inputs: the representation the track came from; for HLS inputs: the rendition's name. */
   representationId?: string;
   /** Average bitrate, bits per second, from sample sizes and duration. */
   samples: SampleTable;

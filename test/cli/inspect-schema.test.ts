@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { ensureFixtures } from '../../scripts/fixtures.js';
+import { ensureHlsFixtures } from '../../scripts/hls-fixtures.js';
 import { openMovie } from '../../src/demux/open-movie.js';
 import { INSPECT_SCHEMA_VERSION, summarizeMovie } from '../../src/model/summary.js';
 
@@ -128,6 +129,23 @@ test('inspect --json of every fixture, a manifest and a recipe matches docs/insp
     assert.equal(out.schemaVersion, 1);
     if (input === recipe) assert.ok('virtual' in out, 'a recipe is inspected as the file it makes');
     assert.deepEqual(validate(schema, schema, out), [], input);
+  }
+});
+
+test('inspect --json of HLS playlists (renditions, a discontinuity) matches docs/inspect.schema.json', async () => {
+  const hls = await ensureHlsFixtures();
+  for (const input of [hls.master, hls.joined]) {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'inspect', '--json', input], {
+      maxBuffer: 64 << 20,
+    });
+    const out = JSON.parse(stdout) as { tracks: { representationId?: string }[] };
+    assert.deepEqual(validate(schema, schema, out), [], input);
+    if (input === hls.master) {
+      assert.deepEqual(
+        out.tracks.map((t) => t.representationId),
+        ['high', 'low', 'audio'],
+      );
+    }
   }
 });
 

@@ -1,6 +1,7 @@
 // Inputs that are not MP4 (vvf issue 11, F.11): an HLS playlist once gave
 // `BOX_INVALID: box type "M3U\n" is not printable` and a text file BOX_OVERRUN. Each kind
-// is now named in one UNKNOWN_FORMAT line. Tiny inputs made by ffmpeg in a temp folder.
+// is now named in one UNKNOWN_FORMAT line; HLS playlists of fMP4 segments are read, those of
+// MPEG-TS segments refused in one UNSUPPORTED line. Tiny inputs made by ffmpeg in a temp folder.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -71,12 +72,19 @@ describe('inputs that are not MP4 are named', () => {
     writeFileSync(join(dir, 'image.png'), Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex'));
   });
 
-  test('HLS playlists, and what their segments are', async () => {
-    assert.match(
-      await refusal('ts.m3u8'),
-      /^UNKNOWN_FORMAT: ts\.m3u8 is an HLS playlist \(media playlist, MPEG-TS segments\); HLS is not supported as input yet/,
+  test('HLS playlists: fMP4 segments are read, MPEG-TS segments refused naming them', async () => {
+    const unsupported = await openMovie(join(dir, 'ts.m3u8')).then(
+      () => assert.fail('ts.m3u8 opened'),
+      (e: unknown) => e,
     );
-    assert.match(await refusal('fmp4.m3u8'), /fmp4\.m3u8 is an HLS playlist \(media playlist, fMP4 segments\)/);
+    assert.ok(unsupported instanceof VvfError);
+    assert.match(unsupported.message, /^UNSUPPORTED: HLS with MPEG-TS segments is not supported \(ts\.m3u8\)/);
+    const m = await openMovie(join(dir, 'fmp4.m3u8'));
+    await Promise.all(m.sources.map((s) => s.close()));
+    assert.deepEqual(
+      m.tracks.map((t) => t.kind),
+      ['video'],
+    );
     const master = '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000\nts.m3u8\n';
     assert.deepEqual(sniffInput(Buffer.from(master), master.length), { kind: 'hls', detail: 'a multivariant playlist' });
   });
@@ -106,7 +114,7 @@ describe('inputs that are not MP4 are named', () => {
     assert.match(await refusal('empty.mp4'), /empty\.mp4 is empty \(0 bytes\)/);
     assert.match(
       await refusal('image.png'),
-      /image\.png is not an MP4 file or a DASH manifest \(its first bytes are 89 50 4e 47/,
+      /image\.png is not an MP4 file, a DASH manifest or an HLS playlist \(its first bytes are 89 50 4e 47/,
     );
   });
 
@@ -126,14 +134,24 @@ describe('inputs that are not MP4 are named', () => {
     assert.equal(sniffInput(junk, junk.length).kind, 'mp4');
   });
 
-  test('the command prints one line and exits 1', async () => {
-    for (const verb of ['inspect', 'boxes']) {
-      const r = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', verb, join(dir, 'ts.m3u8')]).then(
+  test('the commands print one line: exit 1 for what the input is, 2 for a playlist given to boxes', async () => {
+    const fail = async (...args: string[]) =>
+      run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args]).then(
         () => assert.fail('succeeded'),
         (e: { code: number; stderr: string }) => e,
       );
-      assert.equal(r.code, 1);
-      assert.match(r.stderr, /^vvf: UNKNOWN_FORMAT: ts\.m3u8 is an HLS playlist \(media playlist, MPEG-TS segments\);.*\n$/);
-    }
+    const inspect = await fail('inspect', join(dir, 'ts.m3u8'));
+    assert.equal(inspect.code, 1);
+    assert.match(inspect.stderr, /^vvf: UNSUPPORTED: HLS with MPEG-TS segments is not supported \(ts\.m3u8\);.*\n$/);
+    const text = await fail('inspect', join(dir, 'notes.txt'));
+    assert.equal(text.code, 1);
+    assert.match(text.stderr, /^vvf: UNKNOWN_FORMAT: notes\.txt is a text file, not a video.*\n$/);
+    // boxes lists an MP4's boxes: a playlist is a usage error pointing at its segments.
+    const boxes = await fail('boxes', join(dir, 'ts.m3u8'));
+    assert.equal(boxes.code, 2);
+    assert.match(
+      boxes.stderr,
+      /^vvf: USAGE: boxes reads MP4 files; for an HLS playlist, pass one of its segments or use vvf inspect.*\n$/,
+    );
   });
 });

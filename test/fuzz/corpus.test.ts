@@ -13,7 +13,7 @@ const CASES: { file: string; once: string; now: RegExp }[] = [
   {
     file: 'playlist.m3u8',
     once: 'BOX_INVALID: box type "M3U\\n" is not printable',
-    now: /^UNKNOWN_FORMAT: playlist\.m3u8 is an HLS playlist \(media playlist, MPEG-TS segments\)/,
+    now: /^UNSUPPORTED: HLS with MPEG-TS segments is not supported \(playlist\.m3u8\)/,
   },
   {
     file: 'notes.txt',

@@ -28,8 +28,9 @@ export async function boxes(args: string[]): Promise<number> {
   const source = await openSource(input);
   try {
     const found = sniffInput(await source.read(0, Math.min(source.size, SNIFF_BYTES)), source.size);
-    if (found.kind === 'xml') {
-      throw new VvfError('USAGE', 'boxes reads MP4 files; for a DASH manifest, pass one of its segments or use vvf inspect', {
+    if (found.kind === 'xml' || found.kind === 'hls') {
+      const manifest = found.kind === 'xml' ? 'a DASH manifest' : 'an HLS playlist';
+      throw new VvfError('USAGE', `boxes reads MP4 files; for ${manifest}, pass one of its segments or use vvf inspect`, {
         source: source.key,
       });
     }

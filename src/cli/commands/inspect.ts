@@ -5,11 +5,11 @@ import { onePositional, parse } from '../args.js';
 import { formatSummary } from '../format.js';
 import { isRecipePath, loadRecipeFile } from '../recipe-file.js';
 
-export const inspectUsage = `  inspect <file | url | manifest.mpd | recipe.json>
+export const inspectUsage = `  inspect <file | url | manifest.mpd | playlist.m3u8 | recipe.json>
                                         tracks, codecs, profiles, frame rates, colour, channels,
                                         durations after edit lists, GOPs, bitrates and file layout
       --json                            machine-readable output (schema: docs/inspect.schema.json)
-      --representation <id>             (DASH) read only this representation; repeatable`;
+      --representation <id>             (DASH, HLS) read only this representation or rendition; repeatable`;
 
 export async function inspect(args: string[]): Promise<number> {
   const { values, positionals } = parse(
@@ -18,7 +18,7 @@ export async function inspect(args: string[]): Promise<number> {
     'inspect',
     inspectUsage,
   );
-  const input = onePositional(positionals, 'inspect <file | url | manifest.mpd | recipe.json>');
+  const input = onePositional(positionals, 'inspect <file | url | manifest.mpd | playlist.m3u8 | recipe.json>');
   if (isRecipePath(input)) {
     // A recipe is inspected as the file it makes: its virtual bytes, read like any MP4.
     const { file, movies } = await compileRecipe(await loadRecipeFile(input));

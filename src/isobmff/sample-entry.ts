@@ -1,6 +1,7 @@
 // Sample entries (children of stsd, in stbl): what a track's samples are, and their RFC 6381 codec string.
 import { VvfError } from '../errors.js';
 import { Cursor } from './cursor.js';
+import { parseAudioSpecificConfig } from './decoder-config/esds.js';
 import { readBoxHeader, readFullBox } from './header.js';
 
 /** What a sample entry says about its track's samples. */
@@ -667,10 +668,21 @@ function mpeg4Codec(format: string, c: Cursor): string {
   const base = `${format}.${hex2(oti)}`;
   if (!info || info.remaining === 0) return base;
   if (format === 'mp4a' && oti === 0x40) {
-    const r = new BitReader(info);
-    let aot = r.u(5);
-    if (aot === 31) aot = 32 + r.u(6);
-    return `${base}.${aot}`;
+    // HE-AAC is mp4a.40.5 and HE-AACv2 mp4a.40.29 however signalled in the configuration (as
+    // shaka-packager writes them, and DASH-IF and Apple ask); the first object type otherwise.
+    const start = info.offset;
+    const bytes = info.bytesView(info.remaining);
+    try {
+      const asc = parseAudioSpecificConfig(bytes, info.path, start);
+      return `${base}.${asc.extensionObjectType ?? asc.objectType}`;
+    } catch (e) {
+      if (!(e instanceof VvfError)) throw e;
+      // A configuration cut short after its object type still names it.
+      const r = new BitReader(new Cursor(bytes, start, info.path));
+      let aot = r.u(5);
+      if (aot === 31) aot = 32 + r.u(6);
+      return `${base}.${aot}`;
+    }
   }
   if (format === 'mp4v' && oti === 0x20) {
     // visual_object_sequence_start_code 00 00 01 B0, then profile_and_level_indication.

@@ -84,6 +84,96 @@ test('AudioSpecificConfig: mono LC, explicit HE-AAC v2, and channels counted fro
   assert.equal(pce.channels?.channels, 6);
 });
 
+test('AudioSpecificConfig: backward-compatible SBR and PS (sync extensions 0x2b7 and 0x548 after the core)', () => {
+  const asc = (fields: [number, number][]) => parseAudioSpecificConfig(bits(fields), 'asc', 0);
+  const core24k = (channels: number): [number, number][] => [
+    [2, 5], // LC
+    [6, 4], // 24 kHz
+    [channels, 4],
+    [0, 3], // GASpecificConfig: frameLengthFlag, dependsOnCoreCoder, extensionFlag
+  ];
+  const sbr48k: [number, number][] = [
+    [0x2b7, 11],
+    [5, 5], // extensionAudioObjectType SBR
+    [1, 1], // sbrPresentFlag
+    [3, 4], // 48 kHz
+  ];
+  const he = asc([...core24k(2), ...sbr48k]);
+  assert.deepEqual(
+    [he.objectType, he.extensionObjectType, he.samplingFrequency, he.extensionSamplingFrequency, aacProfileName(he)],
+    [2, 5, 24000, 48000, 'HE-AAC'],
+  );
+  assert.deepEqual(he.channels, { channels: 2, layout: 'stereo' });
+  assert.deepEqual(bits([...core24k(2), ...sbr48k]), Uint8Array.from([0x13, 0x10, 0x56, 0xe5, 0x98]));
+
+  const v2 = asc([...core24k(1), ...sbr48k, [0x548, 11], [1, 1]]);
+  assert.deepEqual([v2.extensionObjectType, v2.extensionSamplingFrequency, aacProfileName(v2)], [29, 48000, 'HE-AACv2']);
+  assert.deepEqual(v2.channels, { channels: 2, layout: 'stereo' }, 'parametric stereo decodes to two channels');
+  assert.equal(asc([...core24k(1), ...sbr48k, [0x548, 11], [0, 1]]).extensionObjectType, 5, 'psPresentFlag 0');
+
+  // sbrPresentFlag 0 (ffmpeg's encoder writes this at 24 kHz and below) and other object types: no extension.
+  for (const tail of [
+    [
+      [0x2b7, 11],
+      [5, 5],
+      [0, 1],
+    ],
+    [
+      [0x2b7, 11],
+      [22, 5],
+      [1, 1],
+      [3, 4],
+    ],
+    [
+      [0x2b6, 11],
+      [5, 5],
+      [1, 1],
+      [3, 4],
+    ],
+    [[0x2b7, 11]], // cut short after the sync word
+  ] as [number, number][][]) {
+    const lc = asc([...core24k(2), ...tail]);
+    assert.equal(lc.extensionObjectType, undefined, JSON.stringify(tail));
+    assert.equal(lc.extensionSamplingFrequency, undefined);
+    assert.equal(aacProfileName(lc), 'LC');
+  }
+
+  // After a program_config_element: its element tags, the byte alignment (from the ASC's start)
+  // and a comment are skipped to reach the extension.
+  const pce = asc([
+    [2, 5],
+    [3, 4],
+    [0, 4],
+    [0, 3], // LC, 48 kHz core, configuration 0, GASpecificConfig flags
+    ...([
+      [0, 4],
+      [1, 2],
+      [3, 4],
+      [1, 4], // one front element
+      [0, 4],
+      [0, 4],
+      [1, 2], // one LFE
+      [1, 3], // one data element
+      [1, 4], // one coupling element
+      [0, 3], // no mixdowns
+      [1, 1],
+      [0, 4], // front: a pair
+      [1, 4], // LFE tag
+      [2, 4], // data element tag
+      [0, 1],
+      [3, 4], // coupling element
+      [0, 4], // byte_alignment: 68 bits so far
+    ] as [number, number][]),
+    [2, 8],
+    [0x6869, 16], // comment "hi"
+    [0x2b7, 11],
+    [5, 5],
+    [1, 1],
+    [0, 4], // 96 kHz
+  ]);
+  assert.deepEqual([pce.channels?.channels, pce.extensionObjectType, pce.extensionSamplingFrequency], [3, 5, 96000]);
+});
+
 test('Opus mapping family 1 and AC-3 / E-AC-3 layouts as ffmpeg names them', () => {
   const dops = bits([
     [0, 8],

@@ -348,6 +348,17 @@ test('mp4a: HE-AAC explicit signalling gives the first object type (5)', () => {
   assert.equal(describe(audioEntry('mp4a', {}, esds(0x40, [0x2b, 0x8a, 0x08, 0x00]))).codec, 'mp4a.40.5');
 });
 
+test('mp4a: backward-compatible HE-AAC (LC core, then sync extension 0x2b7) is mp4a.40.5, with PS mp4a.40.29', () => {
+  // LC, 24 kHz, stereo; 0x2b7, SBR, sbrPresentFlag 1, 48 kHz.
+  assert.equal(describe(audioEntry('mp4a', {}, esds(0x40, [0x13, 0x10, 0x56, 0xe5, 0x98]))).codec, 'mp4a.40.5');
+  // What ffmpeg's encoder writes at 24 kHz: the same extension with sbrPresentFlag 0 (no SBR): LC.
+  assert.equal(describe(audioEntry('mp4a', {}, esds(0x40, [0x13, 0x10, 0x56, 0xe5, 0x00]))).codec, 'mp4a.40.2');
+  // LC, 24 kHz, mono; 0x2b7 SBR 48 kHz; 0x548 psPresentFlag 1.
+  assert.equal(describe(audioEntry('mp4a', {}, esds(0x40, [0x13, 0x08, 0x56, 0xe5, 0x9d, 0x48, 0x80]))).codec, 'mp4a.40.29');
+  // A configuration cut short still names its first object type.
+  assert.equal(describe(audioEntry('mp4a', {}, esds(0x40, [0x13]))).codec, 'mp4a.40.2');
+});
+
 test('mp4a: objectTypeIndication other than 0x40 is lower-case hex with no object type', () => {
   assert.equal(describe(audioEntry('mp4a', {}, esds(0x6b, undefined))).codec, 'mp4a.6b');
   assert.equal(describe(audioEntry('mp4a', {}, esds(0x67, [0x12, 0x10]))).codec, 'mp4a.67');

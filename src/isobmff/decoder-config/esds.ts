@@ -1,5 +1,6 @@
 // esds (ES Descriptor box, in an mp4a/mp4v sample entry): the MPEG-4 decoder configuration, and AAC's AudioSpecificConfig inside it.
 
+import { VvfError } from '../../errors.js';
 import type { Cursor } from '../cursor.js';
 import { readFullBox } from '../header.js';
 import { Bits } from './bits.js';
@@ -72,11 +73,21 @@ export function parseEsds(c: Cursor): EsdsBox {
   return out;
 }
 
-/** AAC's AudioSpecificConfig (ISO/IEC 14496-3 1.6.2.1), as far as ffprobe's stream fields need it. */
+/**
+ * AAC's AudioSpecificConfig (ISO/IEC 14496-3 1.6.2.1), as far as ffprobe's stream fields need it.
+ *
+ * SBR (HE-AAC) and PS (HE-AACv2) are found when the configuration signals them: first
+ * (hierarchical: object type 5 or 29, then the core's) or after the core's configuration
+ * (backward compatible: sync extension 0x2b7, then 0x548 for PS). Signalled only in band
+ * (implicit: an LC configuration whose frames carry SBR data) they are not found: that takes
+ * decoding the first frame's elements, and vvf never reads samples to describe a track.
+ * ffprobe finds them by decoding; Chromium's MSE goes by the configuration and the codecs
+ * string it is given, so it too takes such a stream for LC unless told mp4a.40.5.
+ */
 export interface AudioSpecificConfig {
   /** audioObjectType of the core (2 = LC even when SBR is signalled explicitly). */
   objectType: number;
-  /** 5 (SBR) or 29 (SBR+PS) when signalled explicitly (hierarchical signalling). */
+  /** 5 (SBR) or 29 (SBR+PS) when signalled explicitly (hierarchical or backward-compatible signalling). */
   extensionObjectType?: number;
   samplingFrequency: number;
   /** The output rate with SBR, when signalled explicitly. */
@@ -110,25 +121,23 @@ const CONFIG_COUNTS: Record<number, number> = { 13: 24, 14: 8 };
 /** Object types whose GASpecificConfig can hold a program_config_element. */
 const GA_TYPES = new Set([1, 2, 3, 4, 6, 7, 17, 19, 20, 21, 22, 23]);
 
+/** Object types with error resilience, whose configuration holds an epConfig. */
+const ER_TYPES = new Set([17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 39]);
+/** syncExtensionType of a backward-compatible SBR signal, and of PS after it. */
+const SYNC_SBR = 0x2b7;
+const SYNC_PS = 0x548;
+
 /** Parses an AudioSpecificConfig; `path`/`offset` locate errors. */
 export function parseAudioSpecificConfig(bytes: Uint8Array, path: string, offset: number): AudioSpecificConfig {
   const r = new Bits(bytes, path, offset);
-  const objectType = (): number => {
-    const t = r.u(5);
-    return t === 31 ? 32 + r.u(6) : t;
-  };
-  const frequency = (): number => {
-    const i = r.u(4);
-    return i === 15 ? r.u(24) : (RATES[i] ?? 0);
-  };
-  let aot = objectType();
-  const samplingFrequency = frequency();
+  let aot = audioObjectType(r);
+  const samplingFrequency = frequency(r);
   const channelConfiguration = r.u(4);
   const cfg: AudioSpecificConfig = { objectType: aot, samplingFrequency, channelConfiguration };
   if (aot === 5 || aot === 29) {
     cfg.extensionObjectType = aot;
-    cfg.extensionSamplingFrequency = frequency();
-    aot = objectType();
+    cfg.extensionSamplingFrequency = frequency(r);
+    aot = audioObjectType(r);
     if (aot === 22) r.u(4); // extensionChannelConfiguration
     cfg.objectType = aot;
   }
@@ -136,26 +145,105 @@ export function parseAudioSpecificConfig(bytes: Uint8Array, path: string, offset
   if (m !== undefined) cfg.channels = layoutOfMask(m);
   else if (CONFIG_COUNTS[channelConfiguration] !== undefined)
     cfg.channels = { channels: CONFIG_COUNTS[channelConfiguration] ?? 0 };
-  else if (channelConfiguration === 0 && GA_TYPES.has(aot)) {
-    r.u(1); // frameLengthFlag
-    if (r.flag()) r.u(14); // coreCoderDelay
-    r.u(1); // extensionFlag
-    cfg.channels = { channels: programConfigChannels(r) };
+  if (GA_TYPES.has(aot)) {
+    // GASpecificConfig (4.4.1): read for the channels of a program_config_element, and to reach
+    // what follows it, where a backward-compatible SBR/PS signal sits.
+    let head: GaHead | undefined;
+    if (channelConfiguration === 0) {
+      head = gaHead(r);
+      head.pce = programConfig(r);
+      cfg.channels = { channels: head.pce.channels };
+    }
+    if (cfg.extensionObjectType === undefined) {
+      const extension = backwardCompatibleExtension(r, aot, head);
+      if (extension) {
+        cfg.extensionObjectType = extension.objectType;
+        cfg.extensionSamplingFrequency = extension.samplingFrequency;
+      }
+    }
   }
   // Parametric stereo makes a mono core decode to two channels.
   if (cfg.extensionObjectType === 29 && channelConfiguration === 1) cfg.channels = layoutOfMask(STEREO);
   return cfg;
 }
 
-/** Channels of a program_config_element (14496-3 4.4.1.1): fronts, sides and backs (a pair counts two), and LFEs. */
-function programConfigChannels(r: Bits): number {
+function audioObjectType(r: Bits): number {
+  const t = r.u(5);
+  return t === 31 ? 32 + r.u(6) : t;
+}
+
+function frequency(r: Bits): number {
+  const i = r.u(4);
+  return i === 15 ? r.u(24) : (RATES[i] ?? 0);
+}
+
+/** The start of a GASpecificConfig: its extensionFlag, and the program_config_element's counts when it has one. */
+interface GaHead {
+  extensionFlag: boolean;
+  pce?: ProgramConfig;
+}
+
+function gaHead(r: Bits): GaHead {
+  r.u(1); // frameLengthFlag
+  if (r.flag()) r.u(14); // coreCoderDelay
+  return { extensionFlag: r.flag() };
+}
+
+/**
+ * The SBR (5) or SBR+PS (29) signal after a GA core's configuration, read from where
+ * `head` left off (or the GASpecificConfig's start); undefined when there is none, or SBR is
+ * signalled absent (ffmpeg's encoder writes 0x2b7 with sbrPresentFlag 0 at low rates). The
+ * signal is optional: a configuration cut short before it, or one with an
+ * ErrorProtectionSpecificConfig (not read here), has none.
+ */
+function backwardCompatibleExtension(
+  r: Bits,
+  aot: number,
+  head: GaHead | undefined,
+): { objectType: number; samplingFrequency: number } | undefined {
+  try {
+    const { extensionFlag, pce } = head ?? gaHead(r);
+    if (pce) skipProgramConfigTail(r, pce);
+    if (aot === 6 || aot === 20) r.u(3); // layerNr
+    if (extensionFlag) {
+      if (aot === 22) r.u(5 + 11); // numOfSubFrame, layer_length
+      if (aot === 17 || aot === 19 || aot === 20 || aot === 23) r.u(3); // the three resilience flags
+      r.u(1); // extensionFlag3
+    }
+    if (ER_TYPES.has(aot)) {
+      const epConfig = r.u(2);
+      if (epConfig === 2 || epConfig === 3) return undefined;
+    }
+    if (r.left < 16 || r.u(11) !== SYNC_SBR) return undefined;
+    if (audioObjectType(r) !== 5 || !r.flag()) return undefined; // not SBR, or sbrPresentFlag 0
+    const samplingFrequency = frequency(r);
+    const ps = r.left >= 12 && r.u(11) === SYNC_PS && r.flag();
+    return { objectType: ps ? 29 : 5, samplingFrequency };
+  } catch (e) {
+    if (e instanceof VvfError && e.code === 'BOX_OVERRUN') return undefined;
+    throw e;
+  }
+}
+
+/** What a program_config_element holds, as far as counting its channels and skipping the rest. */
+interface ProgramConfig {
+  /** Fronts, sides and backs (a pair counts two), and LFEs. */
+  channels: number;
+  lfe: number;
+  assoc: number;
+  cc: number;
+}
+
+/** A program_config_element (14496-3 4.4.1.1) up to its last channel element. */
+function programConfig(r: Bits): ProgramConfig {
   r.u(4 + 2 + 4); // element_instance_tag, object_type, sampling_frequency_index
   const front = r.u(4);
   const side = r.u(4);
   const back = r.u(4);
   const lfe = r.u(2);
+  const assoc = r.u(3);
+  const cc = r.u(4);
   let channels = lfe;
-  r.u(3 + 4); // num_assoc_data_elements, num_valid_cc_elements
   if (r.flag()) r.u(4); // mono_mixdown
   if (r.flag()) r.u(4); // stereo_mixdown
   if (r.flag()) r.u(3); // matrix_mixdown
@@ -163,7 +251,15 @@ function programConfigChannels(r: Bits): number {
     channels += r.flag() ? 2 : 1;
     r.u(4);
   }
-  return channels;
+  return { channels, lfe, assoc, cc };
+}
+
+/** The rest of a program_config_element: LFE, data and coupling element tags, and the comment after a byte alignment. */
+function skipProgramConfigTail(r: Bits, pce: ProgramConfig): void {
+  r.skip(4 * pce.lfe + 4 * pce.assoc + 5 * pce.cc);
+  // Aligned relative to the AudioSpecificConfig's start, as ffmpeg reads it; the bytes start there.
+  r.skip(r.left % 8);
+  r.skip(8 * r.u(8)); // comment_field_bytes
 }
 
 /** ffmpeg's profile names for AAC object types. */

@@ -46,7 +46,7 @@ describe('source → DASH/HLS served by vvf → progressive: the same packets an
       const { id } = (await r.json()) as { id: string };
       // What vvf itself makes of the source: for a progressive source, the whole framemd5 (times absolute) must match.
       const direct = await progressiveOf(f.input, `${f.name}-direct`);
-      for (const manifest of ['manifest.mpd', 'manifest-single.mpd']) {
+      for (const manifest of ['manifest.mpd', 'manifest-single.mpd', 'manifest.m3u8', 'manifest-single.m3u8']) {
         const back = await progressiveOf(`${server.url}/v/${id}/${manifest}`, `${f.name}-${manifest}`);
         const rank = { video: 0, audio: 0 };
         for (const stream of f.streams) {

@@ -1,4 +1,5 @@
 import type { Recipe } from '../compose/recipe.js';
+import { splitManifestFragment } from '../demux/open-movie.js';
 
 const MAX_NAME = 100;
 
@@ -12,7 +13,10 @@ export function readableName(recipe: Recipe): string {
   if (recipe.name !== undefined) return safeName(recipe.name);
   const first = recipe.pieces[0];
   const source = first?.tracks[0]?.source ?? 'virtual';
-  let name = baseName(source);
+  // `master.m3u8#720p`: the video's name, then the rendition.
+  const { input, rendition } = splitManifestFragment(source);
+  let name = baseName(input);
+  if (rendition !== undefined) name += `.${rendition}`;
   if (first?.start !== undefined || first?.end !== undefined) name += `.${first.start ?? 0}-${first.end ?? 'end'}`;
   if (recipe.pieces.length > 1) name += `+${recipe.pieces.length - 1}`;
   return safeName(name);

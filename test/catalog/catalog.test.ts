@@ -22,6 +22,8 @@ test('readable names: the recipe name, else the source file (a manifest with its
   assert.equal(readableName(parseRecipe({ tracks: ['a.mp4'], start: 10, end: 20 })), 'a.10-20');
   assert.equal(readableName(parseRecipe({ pieces: [{ tracks: ['a.mp4'] }, { tracks: ['b.mp4'] }] })), 'a+1');
   assert.equal(readableName(parseRecipe({ tracks: ['..mp4'] })), '_');
+  assert.equal(readableName(parseRecipe({ tracks: ['/media/talk/master.m3u8#720p'] })), 'talk-master.720p');
+  assert.equal(readableName(parseRecipe({ tracks: ['/media/take#2.mp4'] })), 'take#2');
   assert.throws(() => parseRecipe({ name: '', tracks: ['a.mp4'] }), VvfError);
   assert.throws(() => parseRecipe({ name: 'x'.repeat(101), tracks: ['a.mp4'] }), VvfError);
   // The name is part of the recipe, so of its id.

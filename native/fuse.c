@@ -50,6 +50,7 @@ static const char* errno_code(int e) {
     case EPIPE: return "EPIPE";
     case ETIMEDOUT: return "ETIMEDOUT";
     case ECANCELED: return "ECANCELED";
+    case ESTALE: return "ESTALE";
     default: return "EIO";
   }
 }
@@ -238,10 +239,20 @@ static int send_pipe(int pipe_r, int fuse_fd, int64_t total) {
 }
 
 // spliceReply(fuseFd, pipeRead, pipeWrite, pieces, callback(error)): pieces are Uint8Arrays
-// (the reply header first) or [fd, offset, length] file ranges. Runs on the thread pool:
-// a cold file range waits for the disk. The pipe must be empty and hold the whole reply
-// (F_SETPIPE_SZ). A reply that needs more pipe slots than there are (a slot per page or
-// part of a page) fails EAGAIN with nothing written to /dev/fuse, and the caller copies instead.
+// (the reply header first) or [fd, offset, length, expected?] file ranges. Runs on the
+// thread pool: a cold file range waits for the disk. The pipe must be empty and hold the
+// whole reply (F_SETPIPE_SZ). A reply that needs more pipe slots than there are (a slot
+// per page or part of a page) fails EAGAIN with nothing written to /dev/fuse, and the
+// caller copies instead. `expected`, a BigInt64Array [size, mtime ns, ctime ns, inode],
+// is what the file must still be once its bytes are in the pipe (checked before they go
+// to /dev/fuse): ESTALE, with nothing written, when it is not.
+typedef struct {
+  int64_t size;
+  int64_t mtime_ns;
+  int64_t ctime_ns;
+  int64_t ino;
+} Expected;
+
 typedef struct {
   int fuse_fd;
   int pipe_r;
@@ -249,17 +260,37 @@ typedef struct {
   size_t count;
   ReplyPiece* pieces;
   napi_ref* refs;
+  Expected* expected;  // per piece
+  uint8_t* has_expected;
   int64_t total;
   int error;
   napi_ref callback;
   napi_async_work work;
 } SpliceJob;
 
+static int64_t ns_of(struct timespec t) { return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec; }
+
+// 0 when every file piece with an expectation still meets it; ESTALE, or fstat's errno.
+static int check_expected(const SpliceJob* j) {
+  for (size_t i = 0; i < j->count; i++) {
+    if (!j->has_expected[i]) continue;
+    struct stat st;
+    if (fstat(j->pieces[i].fd, &st) != 0) return errno;
+    const Expected* x = &j->expected[i];
+    if ((int64_t)st.st_size != x->size || ns_of(st.st_mtim) != x->mtime_ns || ns_of(st.st_ctim) != x->ctime_ns ||
+        (int64_t)st.st_ino != x->ino)
+      return ESTALE;
+  }
+  return 0;
+}
+
 static void splice_execute(napi_env env, void* data) {
   SpliceJob* j = (SpliceJob*)data;
   int64_t in_pipe = 0;
   j->error = fill_pipe(j->pipe_w, j->pieces, j->count, &in_pipe);
   if (j->error == 0 && in_pipe != j->total) j->error = EIO;
+  // A file changed while its pages went into the pipe: they are not sent.
+  if (j->error == 0) j->error = check_expected(j);
   if (j->error == 0) j->error = send_pipe(j->pipe_r, j->fuse_fd, j->total);
   // A failed reply leaves bytes in the pipe; the next reply must start on an empty one.
   if (j->error != 0) drain_pipe(j->pipe_r);
@@ -271,6 +302,8 @@ static void free_splice_job(napi_env env, SpliceJob* j) {
   }
   free(j->pieces);
   free(j->refs);
+  free(j->expected);
+  free(j->has_expected);
   free(j);
 }
 
@@ -307,7 +340,9 @@ static napi_value splice_reply(napi_env env, napi_callback_info info) {
   j->pipe_w = pipe_w;
   j->pieces = (ReplyPiece*)calloc(count + 1, sizeof(ReplyPiece));
   j->refs = (napi_ref*)calloc(count + 1, sizeof(napi_ref));
-  if (j->pieces == NULL || j->refs == NULL) {
+  j->expected = (Expected*)calloc(count + 1, sizeof(Expected));
+  j->has_expected = (uint8_t*)calloc(count + 1, 1);
+  if (j->pieces == NULL || j->refs == NULL || j->expected == NULL || j->has_expected == NULL) {
     free_splice_job(env, j);
     return throw_errno(env, ENOMEM, "spliceReply");
   }
@@ -340,6 +375,20 @@ static napi_value splice_reply(napi_env env, napi_callback_info info) {
       p->fd = fd;
       p->offset = off;
       p->length = len;
+      uint32_t fields = 0;
+      napi_get_array_length(env, el, &fields);
+      if (fields > 3) {
+        bool expected_typed = false;
+        napi_typedarray_type expected_type;
+        size_t expected_len;
+        void* expected_data;
+        if (napi_get_element(env, el, 3, &v) != napi_ok || napi_is_typedarray(env, v, &expected_typed) != napi_ok || !expected_typed)
+          goto bad;
+        napi_get_typedarray_info(env, v, &expected_type, &expected_len, &expected_data, NULL, NULL);
+        if (expected_type != napi_bigint64_array || expected_len != 4) goto bad;
+        memcpy(&j->expected[i], expected_data, sizeof(Expected));
+        j->has_expected[i] = 1;
+      }
     }
     j->total += p->length;
   }
@@ -351,7 +400,7 @@ static napi_value splice_reply(napi_env env, napi_callback_info info) {
   napi_queue_async_work(env, j->work);
   return NULL;
 bad:
-  napi_throw_type_error(env, NULL, "spliceReply: a piece is a Uint8Array or [fd, offset, length]");
+  napi_throw_type_error(env, NULL, "spliceReply: a piece is a Uint8Array or [fd, offset, length, BigInt64Array(4)?]");
   free_splice_job(env, j);
   return NULL;
 }

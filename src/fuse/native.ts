@@ -2,8 +2,12 @@
 import { VvfError } from '../errors.js';
 import { nativeAddon } from '../native/addon.js';
 
-/** A piece of a spliced reply: bytes copied into the pipe, or `[fd, offset, length]` of a file. */
-export type SplicePiece = Uint8Array | [number, number, number];
+/**
+ * A piece of a spliced reply: bytes copied into the pipe, or `[fd, offset, length]` of a
+ * file, with what the file must still be once its bytes are in the pipe: `[size, mtime ns,
+ * ctime ns, inode]` (else the reply fails ESTALE, nothing sent).
+ */
+export type SplicePiece = Uint8Array | [number, number, number] | [number, number, number, BigInt64Array];
 
 /** Functions of native/fuse.c. Failures throw an Error with `.code` (`EPERM`, …) and `.errno`. */
 export interface FuseNative {

@@ -2,7 +2,8 @@
 // each is dispatched to the filesystem and answered with exactly one write (a writev of
 // header + payload, or one splice of the whole reply), within a deadline. READs of files
 // whose bytes are all local are answered on the native threads themselves (native-reads.ts).
-import { closeSync, writev, writevSync } from 'node:fs';
+import { closeSync, fstatSync, writev, writevSync } from 'node:fs';
+import { isVvfError } from '../errors.js';
 import { Errno, errnoName, errnoOf, FuseErrno } from './errno.js';
 import type { DirEntry, FilePlan, FileRange, FuseFilesystem, ReadPlan, RequestContext } from './filesystem.js';
 import {
@@ -577,7 +578,7 @@ export class FuseSession {
       // The pipe must hold the reply whole (the kernel takes only whole replies from a pipe).
       if (plan !== undefined && pipeSlots(plan) <= this.pipeSize / 4096) {
         if (p.done) return undefined;
-        if (await this.spliceRead(p, plan, want)) return undefined;
+        if (await this.spliceRead(p, h.nodeid, plan, want)) return undefined;
         this.counters.spliceFallbacks++;
       }
     }
@@ -598,8 +599,8 @@ export class FuseSession {
    * /dev/fuse. Returns false, having written nothing, when the reply did not fit the
    * pipe: the caller copies it instead.
    */
-  private async spliceRead(p: Pending, plan: ReadPlan, want: number): Promise<boolean> {
-    const leases = new Map<FileRange['source'], { fd: number; release(): void }>();
+  private async spliceRead(p: Pending, nodeid: bigint, plan: ReadPlan, want: number): Promise<boolean> {
+    const leases = new Map<FileRange['source'], { fd: number; release(): void; expected: BigInt64Array | undefined }>();
     const pieces: SplicePiece[] = [];
     let total = 0;
     try {
@@ -612,10 +613,16 @@ export class FuseSession {
         // One lease per file, held (so the descriptor is neither closed nor reused) until the splice is done.
         let lease = leases.get(piece.source);
         if (lease === undefined) {
-          lease = await piece.source.descriptor();
+          const leased = await piece.source.descriptor();
+          lease = { fd: leased.fd, release: () => leased.release(), expected: undefined };
           leases.set(piece.source, lease);
+          lease.expected = expectedOf(leased);
         }
-        pieces.push([lease.fd, piece.offset, piece.length]);
+        pieces.push(
+          lease.expected === undefined
+            ? [lease.fd, piece.offset, piece.length]
+            : [lease.fd, piece.offset, piece.length, lease.expected],
+        );
         total += piece.length;
       }
       if (total > want) throw new FuseErrno(Errno.EIO, 'a read plan has more bytes than asked');
@@ -645,12 +652,22 @@ export class FuseSession {
         this.finish(p, 0, total);
         return true;
       }
+      const code = (error as NodeJS.ErrnoException).code;
       // Too many pages for the pipe's slots: nothing reached /dev/fuse.
-      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') return false;
+      if (code === 'EAGAIN') return false;
+      // A file changed while it was spliced (nothing was sent): EIO, and the file is compiled again.
+      if (code === 'ESTALE') {
+        this.replyError(p, Errno.EIO);
+        this.fs.sourceChanged?.(nodeid);
+        return true;
+      }
       // Nothing reached the kernel, or it refused the reply (the request is gone): answer EIO, at most refused again.
       this.opts.log?.(`FUSE spliced READ failed: ${error.message}`);
       this.replyError(p, Errno.EIO);
       return true;
+    } catch (e) {
+      if (isVvfError(e) && e.code === 'SOURCE_CHANGED') this.fs.sourceChanged?.(nodeid);
+      throw e;
     } finally {
       for (const lease of leases.values()) lease.release();
     }
@@ -790,6 +807,18 @@ function pipeSlots(plan: ReadPlan): number {
     else slots += Math.floor((p.offset + p.length - 1) / 4096) - Math.floor(p.offset / 4096) + 1;
   }
   return slots;
+}
+
+/**
+ * What a leased file must still be once its bytes are in the pipe: its fstat now, taken
+ * before the lease's check() passes (so it is the file compiled from: a change before the
+ * fstat fails the check, ctime cannot go back). Undefined for a lease without check().
+ */
+function expectedOf(lease: { fd: number; check?(): void }): BigInt64Array | undefined {
+  if (lease.check === undefined) return undefined;
+  const st = fstatSync(lease.fd, { bigint: true });
+  lease.check();
+  return BigInt64Array.of(st.size, st.mtimeNs, st.ctimeNs, BigInt.asIntN(64, st.ino));
 }
 
 /** An xattr-style answer: the size for a size-0 probe, ERANGE when the caller's buffer is too small, else the bytes. */

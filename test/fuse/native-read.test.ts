@@ -8,11 +8,13 @@ import assert from 'node:assert/strict';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import {
   closeSync,
+  fstatSync,
   mkdirSync,
   mkdtempSync,
   openSync,
   readdirSync,
   readlinkSync,
+  readSync,
   rmSync,
   truncateSync,
   writeFileSync,
@@ -146,8 +148,10 @@ const registry = new MetricsRegistry();
 const metrics = fuseMetrics(registry);
 let spliced: FuseMount | undefined;
 let copied: FuseMount | undefined;
+let jsOnly: FuseMount | undefined;
 let splicedDir = '';
 let copiedDir = '';
+let jsOnlyDir = '';
 let randomScript = '';
 let holdScript = '';
 let reference = '';
@@ -181,8 +185,10 @@ describe('READs answered on the native reader threads', { skip }, () => {
     work = mkdtempSync(join(tmpdir(), 'vvf-native-read-'));
     splicedDir = join(work, 'spliced');
     copiedDir = join(work, 'copied');
+    jsOnlyDir = join(work, 'js-only');
     mkdirSync(splicedDir);
     mkdirSync(copiedDir);
+    mkdirSync(jsOnlyDir);
     randomScript = join(work, 'random-reads.py');
     holdScript = join(work, 'hold-open.py');
     writeFileSync(randomScript, RANDOM_READS);
@@ -216,13 +222,16 @@ describe('READs answered on the native reader threads', { skip }, () => {
     metrics.watch(() => spliced!.stats);
     // Copied replies (pread + writev), and only two threads: one READ at a time there, the others through JS.
     copied = await mountCatalog(copiedDir, catalog, { deadlineMs: 2000, splice: 'off', readerThreads: 2 });
-    assert.ok(spliced.nativeReading && copied.nativeReading);
+    // One thread: every READ through JS (spliced on the thread pool), as before native READs.
+    jsOnly = await mountCatalog(jsOnlyDir, catalog, { deadlineMs: 2000, readerThreads: 1 });
+    assert.ok(spliced.nativeReading && copied.nativeReading && !jsOnly.nativeReading);
   });
 
   after(async () => {
     await spliced?.close();
     await copied?.close();
-    for (const dir of [splicedDir, copiedDir]) {
+    await jsOnly?.close();
+    for (const dir of [splicedDir, copiedDir, jsOnlyDir]) {
       await forceUnmount(dir);
       assert.equal(isMounted(dir), false, 'no mount is left');
     }
@@ -305,24 +314,30 @@ describe('READs answered on the native reader threads', { skip }, () => {
     assert.ok(sum > 0 && sum < s.requests.READ!, `sum ${sum}`);
   });
 
-  for (const change of ['rewritten in place', 'cut short'] as const) {
-    test(`a source ${change} under an open file: EIO, never other bytes; the catalog is told`, async () => {
+  for (const [change, through] of [
+    ['rewritten in place', 'native'],
+    ['cut short', 'native'],
+    ['rewritten in place', 'js'],
+    ['cut short', 'js'],
+  ] as const) {
+    test(`a source ${change} under an open file (READs through ${through}): EIO, never other bytes; the catalog is told`, async () => {
+      const mount = through === 'native' ? spliced! : jsOnly!;
       const data = pattern(4 * MiB, change === 'cut short' ? 41 : 42);
-      const path = join(work, `changing-${change === 'cut short' ? 'cut' : 'rewritten'}.bin`);
+      const id = `id-${change.replace(/ /g, '-')}-${through}`;
+      const path = join(work, `${id}.bin`);
       writeFileSync(path, data);
       const source = await FileSource.open(path);
-      const id = `id-${change.replace(/ /g, '-')}`;
       const v = layout(id, [source], [data], [[pattern(3000, 43)], [0, 0, data.length], [pattern(50, 44)]]);
       catalog.add(id, id, v.file);
       await sleep(250);
-      const file = join(splicedDir, 'by-id', `${id}.mp4`);
+      const file = join(through === 'native' ? splicedDir : jsOnlyDir, 'by-id', `${id}.mp4`);
       const holder = new Holder(holdScript, file, v.ref);
       try {
         assert.equal(await holder.next(), 'open');
         assert.equal(await holder.read(0, 65536), 'ok');
         assert.equal(await holder.read(2 * MiB, 65536), 'ok');
-        const changes = spliced!.stats.sourceChanges;
-        const eio = spliced!.stats.errors.EIO ?? 0;
+        const changes = mount.stats.sourceChanges;
+        const eio = mount.stats.errors.EIO ?? 0;
         // Multigrain timestamps make a rewrite right after the stat visible; coarse ones might not be.
         await sleep(20);
         if (change === 'cut short') {
@@ -341,8 +356,9 @@ describe('READs answered on the native reader threads', { skip }, () => {
         ] as const) {
           assert.equal(await holder.read(at, length), 'errno 5', `read of ${length} at ${at}`);
         }
-        assert.equal(spliced!.stats.sourceChanges, changes + 1);
-        assert.ok((spliced!.stats.errors.EIO ?? 0) >= eio + 4);
+        // Counted where a READ on the threads found it (through JS, the source's own check fails).
+        assert.equal(mount.stats.sourceChanges, changes + (through === 'native' ? 1 : 0));
+        assert.ok((mount.stats.errors.EIO ?? 0) >= eio + 4);
         await until('the catalog is told to compile the file again', () => catalog.invalidated.includes(id));
       } finally {
         await holder.close();
@@ -358,5 +374,39 @@ describe('READs answered on the native reader threads', { skip }, () => {
         await source.close();
       }
     });
+  }
+});
+
+test('spliceReply sends nothing when a file is no longer what the caller expected (ESTALE)', {
+  skip: native === null,
+}, async () => {
+  const n = native!;
+  const dir = mkdtempSync(join(tmpdir(), 'vvf-splice-check-'));
+  const path = join(dir, 'source.bin');
+  const data = pattern(100_000, 51);
+  writeFileSync(path, data);
+  const fd = openSync(path, 'r');
+  const [pipeR, pipeW] = n.replyPipe(1 << 20);
+  // A pipe standing in for /dev/fuse: what reaches it is what the kernel would get.
+  const [outR, outW] = n.replyPipe(1 << 20);
+  const splice = (expected: BigInt64Array) =>
+    new Promise<Error | null>((resolve) =>
+      n.spliceReply(outW, pipeR, pipeW, [Buffer.from('head'), [fd, 1000, 5000, expected]], resolve),
+    );
+  try {
+    const st = fstatSync(fd, { bigint: true });
+    const now = BigInt64Array.of(st.size, st.mtimeNs, st.ctimeNs, st.ino);
+    const changed = BigInt64Array.of(st.size, st.mtimeNs, st.ctimeNs + 1n, st.ino);
+    const refused = await splice(changed);
+    assert.equal((refused as NodeJS.ErrnoException | null)?.code, 'ESTALE');
+    const sent = await splice(now);
+    assert.equal(sent, null);
+    // Only the second reply's bytes came out, whole.
+    const got = Buffer.alloc(10_000);
+    const n1 = readSync(outR, got, 0, got.length, null);
+    assert.deepEqual(got.subarray(0, n1), Buffer.concat([Buffer.from('head'), data.subarray(1000, 6000)]));
+  } finally {
+    for (const f of [fd, pipeR, pipeW, outR, outW]) closeSync(f);
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -47,6 +47,7 @@ export function statsSummary(stats: FuseStats): Record<string, unknown> {
     bytesRead: stats.bytesRead,
     splicedReads: stats.splicedReads,
     nativeReads: stats.nativeReads,
+    nativeBusy: stats.nativeBusy,
     sourceChanges: stats.sourceChanges,
     timeouts: stats.timeouts,
     interrupts: stats.interrupts,

@@ -24,6 +24,8 @@ export interface NativeReadDelta {
   bytes: number;
   errors: number;
   spliced: number;
+  /** READs passed to JS: every other thread was busy. */
+  passed: number;
   /** Latencies to count, in milliseconds: `count` READs of `ms` each (a bucket's mean). */
   latencies: { ms: number; count: number }[];
 }
@@ -97,6 +99,7 @@ export class NativeReads {
       bytes: d(NativeReadStats.bytes),
       errors: d(NativeReadStats.errors),
       spliced: d(NativeReadStats.spliced),
+      passed: d(NativeReadStats.passed),
       latencies,
     };
   }

@@ -97,6 +97,8 @@ export interface FuseStats {
   inFlight: number;
   /** READs answered on the native reader threads, without the event loop (also in `requests.READ`). */
   nativeReads: number;
+  /** READs of files answered natively that went through JS because every other thread was busy. */
+  nativeBusy: number;
   /** Open files whose READs found a source changed since the file was compiled (answered EIO). */
   sourceChanges: number;
 }
@@ -121,6 +123,9 @@ export interface FuseSessionOptions {
    * Threads reading /dev/fuse (1–64). With 2 or more (default 4), READs of files whose
    * bytes are all held bytes and local files are answered on those threads without the
    * event loop, up to all threads but one at a time; 1 sends every request through JS.
+   * Such a READ is not under `deadlineMs`, nor answered EINTR on an interrupt: a read of
+   * a local file cannot be abandoned midway, so the disk bounds it (as it bounds a read of
+   * the file itself); the thread always kept at /dev/fuse answers everything else meanwhile.
    */
   readerThreads?: number;
   /**
@@ -173,6 +178,7 @@ export class FuseSession {
     interrupts: 0,
     inFlight: 0,
     nativeReads: 0,
+    nativeBusy: 0,
     sourceChanges: 0,
   };
   /** Resolves once the kernel's INIT has been answered. */
@@ -354,8 +360,9 @@ export class FuseSession {
   private syncNativeReads(): void {
     if (this.nativeReads === undefined) return;
     const d = this.nativeReads.delta();
-    if (d.reads === 0) return;
     const s = this.counters;
+    s.nativeBusy += d.passed;
+    if (d.reads === 0) return;
     s.requests.READ = (s.requests.READ ?? 0) + d.reads;
     s.nativeReads += d.reads;
     s.bytesRead += d.bytes;

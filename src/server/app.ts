@@ -19,6 +19,8 @@ import { atLevel, type LogSink, requestLevel, stdoutSink } from './log.js';
 import { ServerMetrics } from './metrics.js';
 import { renderIndexPage } from './page.js';
 import { pageDataFor } from './page-data.js';
+import { servePlayerPage } from './player-page.js';
+import { ASSET_ROUTE, PLAYER_PAGE, servePlayerAsset } from './players.js';
 import { type ServeFileOptions, serveFile } from './serve-file.js';
 
 /** A running `vvf serve`. */
@@ -170,6 +172,18 @@ export async function startServer(
     }
     if (path === '/v' && (method === 'GET' || method === 'HEAD')) {
       json(res, 200, { files: (await catalog.list()).map(describe) }, method === 'HEAD');
+      return;
+    }
+    if (path.startsWith(ASSET_ROUTE) && (method === 'GET' || method === 'HEAD')) {
+      await servePlayerAsset(req, res, path.slice(ASSET_ROUTE.length));
+      return;
+    }
+    // Before the parts: no part of a presentation is named `player.html`.
+    const player = /^\/v\/([A-Za-z0-9_-]+)\/(.+)$/.exec(path);
+    if (player?.[2] === PLAYER_PAGE && (method === 'GET' || method === 'HEAD')) {
+      const entry = await catalog.get(player[1]!);
+      if (!entry) throw new VvfError('NOT_FOUND', `no virtual file ${player[1]}`);
+      await servePlayerPage(res, entry, url.searchParams, method === 'HEAD');
       return;
     }
     const inside = /^\/v\/([A-Za-z0-9_-]+)\/(.+)$/.exec(path);

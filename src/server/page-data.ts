@@ -1,12 +1,15 @@
 // What the index page shows of a registered virtual file: its tracks (read from its own header) and its byte map.
 
 import type { Registered } from '../catalog/registry.js';
+import type { PresentationIndex, PresentationLayout } from '../compose/presentation-index.js';
 import { openMovie } from '../demux/open-movie.js';
 import { VvfError } from '../errors.js';
 import { summarizeMovie } from '../model/summary.js';
 import { displayName } from '../sources/display-name.js';
 import type { Source } from '../sources/source.js';
+import { isPresentationFile, presentationFiles } from '../virtual/presentation-file.js';
 import type { ExtentInfo, VirtualFile } from '../virtual/virtual-file.js';
+import { playerPageUrl, playersFor, presentationManifests } from './players.js';
 
 /** One track as the page lists it. */
 export interface PageTrack {
@@ -58,6 +61,76 @@ export interface PageFile {
   headerBytes?: number;
   /** Why the tracks could not be read, when they could not. */
   error?: string;
+  /** A fragmented presentation (its `tracks` are empty: its renditions are here). */
+  presentation?: PagePresentation;
+}
+
+/** One rendition of a presentation as the pages list it, from the presentation's index. */
+export interface PageRendition {
+  /** `v1`, `a1`: its name in the manifests and segment URLs. */
+  id: string;
+  kind: 'video' | 'audio' | 'text';
+  codec: string;
+  /** ISO 639-2/T (`und` when unknown). */
+  language: string;
+  /** Peak bits per second over a segment, and over the whole track. */
+  bandwidth: number;
+  averageBandwidth: number;
+  width?: number;
+  height?: number;
+  /** Frames per second. */
+  frameRate?: number;
+  sampleRate?: number;
+  channels?: number;
+  segments: number;
+}
+
+/** A link the page shows: what it is, where it goes (relative to the server). */
+export interface PageLink {
+  label: string;
+  url: string;
+}
+
+/** What the pages show of a fragmented presentation. */
+export interface PagePresentation {
+  layout: PresentationLayout;
+  durationSeconds: number;
+  /** The target segment duration. */
+  segmentSeconds: number;
+  renditions: PageRendition[];
+  /** Its manifests, the main one first. */
+  manifests: PageLink[];
+  /** Its player pages, one per installed player that plays it, the default first. */
+  players: PageLink[];
+}
+
+/** The renditions of a presentation as the pages list them. */
+export function pageRenditions(index: PresentationIndex): PageRendition[] {
+  return index.tracks.map((t) => {
+    const r: PageRendition = {
+      id: t.id,
+      kind: t.kind,
+      codec: t.codec,
+      language: t.language,
+      bandwidth: t.bandwidth,
+      averageBandwidth: t.averageBandwidth,
+      segments: t.segments.length - 1,
+    };
+    if (t.width !== undefined) r.width = t.width;
+    if (t.height !== undefined) r.height = t.height;
+    if (t.frameRate !== undefined && t.frameRate.den > 0) r.frameRate = t.frameRate.num / t.frameRate.den;
+    if (t.sampleRate !== undefined) r.sampleRate = t.sampleRate;
+    if (t.channels !== undefined) r.channels = t.channels;
+    return r;
+  });
+}
+
+/** A presentation's manifests and player pages, as links relative to the server. */
+export function presentationLinks(id: string, layout: PresentationLayout): Pick<PagePresentation, 'manifests' | 'players'> {
+  return {
+    manifests: presentationManifests(layout).map((name) => ({ label: name, url: `/v/${encodeURIComponent(id)}/${name}` })),
+    players: playersFor(layout).map((p, i) => ({ label: p.label, url: playerPageUrl(id, i === 0 ? undefined : p.name) })),
+  };
 }
 
 /** Segments a byte map is coalesced to at most: about one per pixel of a wide bar. */
@@ -73,7 +146,7 @@ const cache = new WeakMap<VirtualFile, Promise<Omit<PageFile, 'id' | 'url' | 'cr
  * The page data of a registered file. Tracks come from opening the virtual file itself
  * as a movie, which reads its header (held in memory) and, as the MP4 reader looks 16
  * bytes past moov, 8 bytes of the first sample run: one small read of one source, once
- * per file.
+ * per file. A presentation's renditions come from its index, and its link is its player page.
  */
 export async function pageDataFor(entry: Omit<Registered, 'name' | 'confirmed'>): Promise<PageFile> {
   let pending = cache.get(entry.file);
@@ -84,6 +157,16 @@ export async function pageDataFor(entry: Omit<Registered, 'name' | 'confirmed'>)
   const described = await pending;
   // A failure is not kept: the next page view tries again.
   if (described.error !== undefined) cache.delete(entry.file);
+  if (described.presentation !== undefined) {
+    const presentation = { ...described.presentation, ...presentationLinks(entry.id, described.presentation.layout) };
+    return {
+      id: entry.id,
+      url: playerPageUrl(entry.id),
+      created: entry.created.toISOString(),
+      ...described,
+      presentation,
+    };
+  }
   return {
     id: entry.id,
     url: `/v/${encodeURIComponent(entry.id)}.mp4`,
@@ -103,6 +186,19 @@ async function describeFile(file: VirtualFile): Promise<Omit<PageFile, 'id' | 'u
     headerBytes: map.headerBytes,
   };
   try {
+    if (isPresentationFile(file)) {
+      // A package is no movie: what it holds is listed in its index (held bytes, no source read).
+      const index = (await presentationFiles(file)).index;
+      const presentation = {
+        layout: index.layout,
+        durationSeconds: index.duration,
+        segmentSeconds: index.segmentSeconds,
+        renditions: pageRenditions(index),
+        manifests: [],
+        players: [],
+      };
+      return { ...base, tracks: [], presentation };
+    }
     // openMovie closes its source when it fails: hand it a view whose close leaves the registered file open.
     const movie = await openMovie(file.key, { openSource: async () => unclosable(file) });
     const summary = summarizeMovie(movie);

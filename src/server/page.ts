@@ -1,7 +1,7 @@
 // The index page of vvf serve: every virtual file in a <video>, its tracks, and a map of where its bytes come from.
-import type { ByteMapSegment, PageFile, PageTrack } from './page-data.js';
+import type { ByteMapSegment, PageFile, PageLink, PageRendition, PageTrack } from './page-data.js';
 
-export type { ByteMapSegment, PageFile, PageTrack } from './page-data.js';
+export type { ByteMapSegment, PageFile, PageRendition, PageTrack } from './page-data.js';
 
 /** Escapes text for HTML element content and double- or single-quoted attribute values. */
 export function escapeHtml(text: string): string {
@@ -47,6 +47,7 @@ ${body}
 }
 
 function renderFile(f: PageFile): string {
+  if (f.presentation !== undefined) return renderPresentation(f);
   const id = escapeHtml(f.id);
   const codecs = f.tracks.map((t) => t.codec).filter((c) => c !== '');
   const type = `video/mp4${codecs.length > 0 ? `; codecs="${codecs.join(', ')}"` : ''}`;
@@ -63,6 +64,66 @@ function renderFile(f: PageFile): string {
 ${f.error !== undefined ? `<p class="error">Tracks could not be read: ${escapeHtml(f.error)}</p>` : renderTracks(f.tracks)}
 ${renderByteMap(f)}
 </section>`;
+}
+
+/** A fragmented presentation: its renditions, manifests and player pages (it has no single file to play in a <video>). */
+function renderPresentation(f: PageFile): string {
+  const p = f.presentation!;
+  const id = escapeHtml(f.id);
+  const n = p.renditions.length;
+  return `<section class="file presentation" id="file-${id}" data-id="${id}" data-layout="${escapeHtml(p.layout)}">
+<h2><a href="${escapeHtml(f.url)}">${id}</a> <span class="layout">${escapeHtml(p.layout)}</span></h2>
+<p class="meta">${escapeHtml(formatDuration(p.durationSeconds))} · ${n} rendition${n === 1 ? '' : 's'} · ${escapeHtml(String(p.segmentSeconds))} s segments · package ${escapeHtml(formatBytes(f.size))} · etag <code>${escapeHtml(f.etag)}</code> · created ${escapeHtml(f.created)}</p>
+${f.error !== undefined ? `<p class="error">The presentation could not be read: ${escapeHtml(f.error)}</p>` : ''}
+${renderLinks('Play with', 'players', p.players)}
+${renderLinks('Manifests', 'manifests', p.manifests)}
+${renderRenditions(p.renditions)}
+${renderByteMap(f)}
+</section>`;
+}
+
+/** A labelled row of links; `current` (a URL) is marked as the page being shown. */
+export function renderLinks(label: string, kind: string, links: PageLink[], current?: string): string {
+  if (links.length === 0) return '';
+  const items = links.map((l) =>
+    l.url === current
+      ? `<a href="${escapeHtml(l.url)}" aria-current="page">${escapeHtml(l.label)}</a>`
+      : `<a href="${escapeHtml(l.url)}">${escapeHtml(l.label)}</a>`,
+  );
+  return `<p class="links ${escapeHtml(kind)}">${escapeHtml(label)}: ${items.join(' · ')}</p>`;
+}
+
+/** The renditions of a presentation as a table: id, kind, codec, format, bandwidth, segments. */
+export function renderRenditions(renditions: PageRendition[]): string {
+  const rows = renditions.map((r) => {
+    const format =
+      r.width !== undefined && r.height !== undefined
+        ? `${r.width}×${r.height}${r.frameRate !== undefined ? ` @ ${formatRate(r.frameRate)} fps` : ''}`
+        : r.sampleRate !== undefined
+          ? `${r.sampleRate} Hz${r.channels !== undefined ? `, ${r.channels} ch` : ''}`
+          : '';
+    const language = r.language !== 'und' ? ` (${r.language})` : '';
+    return `<tr data-rendition="${escapeHtml(r.id)}"><td>${escapeHtml(r.id)}</td><td>${escapeHtml(r.kind + language)}</td><td><code>${escapeHtml(r.codec)}</code></td><td>${escapeHtml(format)}</td><td>${escapeHtml(formatBitrate(r.bandwidth))}</td><td>${escapeHtml(formatBitrate(r.averageBandwidth))}</td><td>${r.segments}</td></tr>`;
+  });
+  return `<table class="tracks renditions">
+<thead><tr><th>rendition</th><th>kind</th><th>codec</th><th>format</th><th>peak</th><th>average</th><th>segments</th></tr></thead>
+<tbody>
+${rows.join('\n')}
+</tbody>
+</table>`;
+}
+
+/** `1.08 Mb/s`-style rates (powers of 1000, as bitrates are counted). */
+export function formatBitrate(bitsPerSecond: number): string {
+  if (bitsPerSecond < 1000) return `${Math.round(bitsPerSecond)} b/s`;
+  const kb = bitsPerSecond / 1000;
+  if (kb < 1000) return `${kb.toFixed(kb < 10 ? 2 : kb < 100 ? 1 : 0)} kb/s`;
+  const mb = kb / 1000;
+  return `${mb.toFixed(mb < 10 ? 2 : mb < 100 ? 1 : 0)} Mb/s`;
+}
+
+function formatRate(fps: number): string {
+  return Number.isInteger(fps) ? String(fps) : fps.toFixed(3);
 }
 
 function renderTracks(tracks: PageTrack[]): string {
@@ -158,7 +219,7 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[u]}`;
 }
 
-function formatDuration(seconds: number): string {
+export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds <= 0) return '0 s';
   if (seconds < 60) return `${seconds.toFixed(2)} s`;
   const h = Math.floor(seconds / 3600);
@@ -167,7 +228,8 @@ function formatDuration(seconds: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`;
 }
 
-const STYLE = `
+/** The pages' style sheet (the player page uses it too). */
+export const STYLE = `
 :root { color-scheme: light dark; --fg: #1d1f23; --bg: #fafaf8; --muted: #666; --line: #ddd; --card: #fff; }
 @media (prefers-color-scheme: dark) { :root { --fg: #e6e6e6; --bg: #16181c; --muted: #9a9a9a; --line: #333; --card: #1e2126; } }
 * { box-sizing: border-box; }
@@ -196,6 +258,9 @@ table.tracks th { color: var(--muted); font-weight: 600; }
 .legend .n { color: var(--muted); }
 .swatch { display: inline-block; width: 0.9em; height: 0.9em; border-radius: 2px; vertical-align: -0.1em; margin-right: 0.35em; }
 .empty { color: var(--muted); }
+.layout { font: 600 0.7em system-ui, sans-serif; text-transform: uppercase; color: var(--muted); border: 1px solid var(--line); border-radius: 3px; padding: 0 0.35em; vertical-align: 0.15em; }
+.links { margin: 0.3em 0; font-size: 0.92em; }
+.links a[aria-current] { font-weight: 600; color: inherit; text-decoration: none; }
 `;
 
 // Plain browser script: warns when the browser can't play a file's codecs, and shows the

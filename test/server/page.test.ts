@@ -6,8 +6,8 @@ import { describe, test } from 'node:test';
 import { ensureFixtures } from '../../scripts/fixtures.js';
 import { parseRecipe } from '../../src/compose/recipe.js';
 import { VvfError } from '../../src/errors.js';
-import { escapeHtml, formatBytes, renderIndexPage } from '../../src/server/page.js';
-import { byteMapOf, KEPT_HEADER_RUNS, type PageFile, pageDataFor } from '../../src/server/page-data.js';
+import { escapeHtml, formatBitrate, formatBytes, renderIndexPage } from '../../src/server/page.js';
+import { byteMapOf, KEPT_HEADER_RUNS, type PageFile, type PagePresentation, pageDataFor } from '../../src/server/page-data.js';
 import { displayName } from '../../src/sources/display-name.js';
 import { openSource } from '../../src/sources/open-source.js';
 import type { Source } from '../../src/sources/source.js';
@@ -107,11 +107,73 @@ describe('renderIndexPage', () => {
     assert.ok(html.lastIndexOf('data-kind="header"') > html.lastIndexOf('data-kind="source-'));
   });
 
+  test('lists a presentation: renditions, manifests and player pages, no <video>, every string escaped', () => {
+    const presentation: PagePresentation = {
+      layout: 'cmaf',
+      durationSeconds: 20,
+      segmentSeconds: 2,
+      renditions: [
+        {
+          id: 'v1',
+          kind: 'video',
+          codec: 'avc1.64001e',
+          language: 'und',
+          bandwidth: 1_081_060,
+          averageBandwidth: 1_024_000,
+          width: 640,
+          height: 360,
+          frameRate: 24,
+          segments: 10,
+        },
+        {
+          id: 'a1',
+          kind: 'audio',
+          codec: EVIL,
+          language: 'eng',
+          bandwidth: 99_939,
+          averageBandwidth: 98_200,
+          sampleRate: 48000,
+          channels: 2,
+          segments: 10,
+        },
+      ],
+      manifests: [{ label: 'manifest.mpd', url: '/v/p1/manifest.mpd' }],
+      players: [
+        { label: 'dash.js', url: '/v/p1/player.html' },
+        { label: EVIL, url: `/v/p1/player.html?player=${EVIL}` },
+      ],
+    };
+    const html = renderIndexPage([pageFile({ id: 'p1', url: '/v/p1/player.html', tracks: [], presentation })]);
+    assert.ok(!html.includes('<video'), 'a package is not played whole');
+    assert.ok(!html.includes('<script>alert') && !html.includes('<img'), 'nothing injected');
+    assert.match(html, /<section class="file presentation" id="file-p1" data-id="p1" data-layout="cmaf">/);
+    assert.match(html, /<h2><a href="\/v\/p1\/player\.html">p1<\/a> <span class="layout">cmaf<\/span><\/h2>/);
+    assert.match(html, /20\.00 s · 2 renditions · 2 s segments · package 1000 B/);
+    assert.match(html, /Play with: <a href="\/v\/p1\/player\.html">dash\.js<\/a> · <a href="\/v\/p1\/player\.html\?player=&#34;/);
+    assert.match(html, /Manifests: <a href="\/v\/p1\/manifest\.mpd">manifest\.mpd<\/a>/);
+    assert.ok(
+      html.includes(
+        '<tr data-rendition="v1"><td>v1</td><td>video</td><td><code>avc1.64001e</code></td><td>640×360 @ 24 fps</td><td>1.08 Mb/s</td><td>1.02 Mb/s</td><td>10</td></tr>',
+      ),
+      'the video rendition row',
+    );
+    assert.ok(html.includes('<td>audio (eng)</td>'), 'the language of a rendition that has one');
+    assert.ok(html.includes('<td>48000 Hz, 2 ch</td><td>99.9 kb/s</td>'), 'the audio rendition row');
+    assert.equal(html.match(/<rect /g)?.length, 3, 'the package has its byte map');
+  });
+
   test('an empty server says how to register a file', () => {
     const html = renderIndexPage([]);
     assert.match(html, /No virtual files yet/);
     assert.match(html, /0 virtual files/);
     assert.ok(!html.includes('<video'));
+  });
+
+  test('formatBitrate', () => {
+    assert.equal(formatBitrate(999), '999 b/s');
+    assert.equal(formatBitrate(99_939), '99.9 kb/s');
+    assert.equal(formatBitrate(323_032), '323 kb/s');
+    assert.equal(formatBitrate(1_081_060), '1.08 Mb/s');
   });
 
   test('formatBytes', () => {
@@ -298,4 +360,47 @@ test('pageDataFor: a file whose tracks cannot be read shows the error without se
   assert.ok(!renderIndexPage([data]).includes('/srv/secret'));
   await pageDataFor(entry);
   assert.equal(opens, 2, 'a failure is tried again on the next view');
+});
+
+test('pageDataFor: a presentation lists its renditions from its index, links its manifests and player pages', async () => {
+  const fixture = (await ensureFixtures()).find((f) => f.name === 'dash-template-time')!;
+  const recipe = parseRecipe({ layout: 'cmaf', segment: 1, tracks: [{ source: fixture.input }] });
+  const { file } = await compileRecipe(recipe);
+  try {
+    const data = await pageDataFor({ id: 'pres', recipe, file, created: new Date(0) });
+    assert.equal(data.error, undefined);
+    assert.equal(data.url, '/v/pres/player.html');
+    assert.deepEqual(data.tracks, []);
+    const p = data.presentation!;
+    assert.equal(p.layout, 'cmaf');
+    assert.equal(p.segmentSeconds, 1);
+    assert.ok(p.durationSeconds > 4.9 && p.durationSeconds < 5.1, String(p.durationSeconds));
+    assert.deepEqual(
+      p.renditions.map((r) => [r.id, r.kind, r.codec.split('.')[0], r.width ?? r.sampleRate]),
+      [
+        ['v1', 'video', 'avc1', 320],
+        ['a1', 'audio', 'mp4a', 48000],
+      ],
+    );
+    assert.ok(
+      p.renditions.every((r) => r.bandwidth > 0 && r.segments >= 4),
+      'bandwidths and segments',
+    );
+    assert.deepEqual(
+      p.manifests.map((m) => m.url),
+      ['manifest.mpd', 'manifest.m3u8', 'manifest-single.mpd', 'manifest-single.m3u8'].map((m) => `/v/pres/${m}`),
+    );
+    assert.deepEqual(
+      p.players.map((l) => [l.label, l.url]),
+      [
+        ['dash.js', '/v/pres/player.html'],
+        ['hls.js', '/v/pres/player.html?player=hlsjs'],
+        ['Shaka Player', '/v/pres/player.html?player=shaka'],
+      ],
+    );
+    assertCovers(data.byteMap, file.size);
+    assert.ok(renderIndexPage([data]).includes('data-layout="cmaf"'), 'rendered as a presentation');
+  } finally {
+    await file.close();
+  }
 });

@@ -174,7 +174,7 @@ export function buildComposition(
       template: tp.track,
       descriptions: inBand.descriptions,
       samples,
-      edits: keepNoEdits ? null : mergeEmpty(edits),
+      edits: keepNoEdits ? null : mergeEdits(edits, tp.track.timescale, timescale),
       prefixes: inBand.prefixes,
     };
   });
@@ -257,9 +257,28 @@ function pieceLength(piece: readonly TrackPiece[], timescale: number): number {
  * entries; `ids` finds an entry by its bytes, so thousands of pieces with their own entries
  * (chunks encoded apart) cost no scan of the entries so far.
  */
+/**
+ * An entry's bytes less a last child `btrt` (bitrate hints, 20 bytes): encoders write each
+ * piece's own bitrate there, and entries that differ in nothing else describe the same
+ * samples (the first one's hints are kept).
+ */
+function withoutBitrateHints(entry: Uint8Array): Uint8Array {
+  const at = entry.length - 20;
+  const isBtrt =
+    at >= 8 &&
+    entry[at] === 0 &&
+    entry[at + 1] === 0 &&
+    entry[at + 2] === 0 &&
+    entry[at + 3] === 20 &&
+    String.fromCharCode(entry[at + 4]!, entry[at + 5]!, entry[at + 6]!, entry[at + 7]!) === 'btrt';
+  return isBtrt ? entry.subarray(8, at) : entry.subarray(8);
+}
+
 function mapDescriptions(from: readonly SampleDescription[], into: SampleDescription[], ids: Map<string, number>): number[] {
   return from.map((d) => {
-    const key = Buffer.from(d.bytes.buffer, d.bytes.byteOffset, d.bytes.byteLength).toString('base64');
+    // The entry's size field (its first 4 bytes) differs with the hints; the format stays in the key.
+    const bare = withoutBitrateHints(d.bytes);
+    const key = `${d.format}:${Buffer.from(bare.buffer, bare.byteOffset, bare.byteLength).toString('base64')}`;
     const same = ids.get(key);
     if (same !== undefined) return same;
     const id = into.push(d);
@@ -268,12 +287,24 @@ function mapDescriptions(from: readonly SampleDescription[], into: SampleDescrip
   });
 }
 
-/** Neighbouring empty edits become one. */
-function mergeEmpty(edits: Edit[]): Edit[] {
+/**
+ * Neighbouring edits joined where one continues the other: two empty ones, or two showing
+ * media where the second starts exactly where the first ends (pieces cut and joined back
+ * to back, as encoded chunks are). The presentation is the same, and players see one edit:
+ * ffmpeg 5.1 repeats the first sample of each later edit (once marked discard), which a
+ * decoder that does not honour the mark shows twice.
+ */
+function mergeEdits(edits: Edit[], trackScale: number, movieScale: number): Edit[] {
   const out: Edit[] = [];
   for (const e of edits) {
     const last = out[out.length - 1];
-    if (last && last.mediaTime === -1 && e.mediaTime === -1) last.duration += e.duration;
+    const bothEmpty = last !== undefined && last.mediaTime === -1 && e.mediaTime === -1;
+    const continues =
+      last !== undefined &&
+      last.mediaTime !== -1 &&
+      e.mediaTime !== -1 &&
+      BigInt(last.duration) * BigInt(trackScale) === BigInt(e.mediaTime - last.mediaTime) * BigInt(movieScale);
+    if (bothEmpty || continues) last!.duration += e.duration;
     else out.push({ ...e });
   }
   return out;

@@ -90,24 +90,17 @@ function emptyStbl(t: OutputTrack): ContainerNode {
 }
 
 /**
- * The edit list of the init segment: the composition's edits, exactly as the progressive
- * layout writes them (durations in the movie timescale, media times in the track's).
- *
- * Why keep them rather than rebase the samples: the decode timeline (tfdt) and the
- * composition offsets stay those of the source, so every packet keeps its exact dts and
- * pts, and the edit list says where presentation starts, as ffmpeg's and shaka-packager's
- * DASH output do (one edit whose media time is the first composition time with B-frames,
- * or the AAC priming). What a player sees: Chromium's MSE parser applies the first edit's
- * media time (B-frame delay and AAC priming alike buffer from 0: fragmented-mse.test.ts);
- * ffmpeg shifts timestamps by it (video starts at 0, AAC at -1024 samples, its priming not
- * trimmed); players that ignore edit lists in fMP4 (Safari, many TVs) place samples at
- * tfdt + composition offset, the same timeline later by that media time — the manifest's
- * presentationTimeOffset (which is to carry the same media time) makes them agree. Later
- * edits (a delay, the gaps of concatenated pieces) are kept for players that read them;
- * others play the samples back to back.
+ * The edit list of an audio (or other non-video) track's init segment: the composition's
+ * edits, as the progressive layout writes them (durations in the movie timescale, media
+ * times in the track's). Chromium's MSE parser applies the first edit's media time (AAC
+ * priming buffers from 0: fragmented-mse.test.ts), and so do vvf's and ffmpeg's readers,
+ * so the manifest's @presentationTimeOffset for such a track is 0: a player applying both
+ * would shift every sample twice. Video carries no edit list (see `fragmentedView`): its
+ * B-frame delay is taken out of its composition offsets instead. Players that ignore edit
+ * lists in fMP4 (Safari, many TVs) present the AAC priming, about 21 ms of silence early.
  */
 function edts(t: OutputTrack): BoxNode | undefined {
-  if (!t.edits) return undefined;
+  if (!t.edits || t.template.kind === 'video') return undefined;
   const entries = t.edits.map((e) => ({
     segmentDuration: e.duration,
     mediaTime: e.mediaTime,
@@ -120,8 +113,8 @@ function edts(t: OutputTrack): BoxNode | undefined {
 }
 
 /**
- * The init segment of one track: ftyp, then moov with mvhd, one trak (tkhd, the edit list,
- * mdia with the sample descriptions and empty sample tables) and mvex (mehd with the
+ * The init segment of one track: ftyp, then moov with mvhd, one trak (tkhd, the edit list
+ * of a track that is not video, mdia with the sample descriptions and empty sample tables) and mvex (mehd with the
  * presented duration, trex with neutral defaults: every fragment says what it needs).
  */
 export function initSegmentBytes(t: OutputTrack, movieScale: number): Uint8Array {

@@ -2,12 +2,12 @@
 import { VvfError } from '../errors.js';
 import type { Composition, OutputTrack } from './composition.js';
 import { type FragmentBoxes, fragmentBoxes, initSegmentBytes, STYP_BYTES, sidxBytes } from './fragmented-boxes.js';
-import { DEFAULT_SEGMENT_SECONDS, planSegments, type SegmentPlan } from './fragmented-plan.js';
+import { DEFAULT_SEGMENT_SECONDS, planSegments, presentationOrigin, type SegmentPlan } from './fragmented-plan.js';
 import { type FileLayout, LayoutBuilder } from './layout.js';
 import type { TimeValue } from './recipe.js';
 
 /** Identifies the layouts in etags: bump when the bytes vvf writes for the same input change. */
-export const FRAGMENTED_FORMAT = 'mp4-fragmented-1';
+export const FRAGMENTED_FORMAT = 'mp4-fragmented-2';
 
 /** Options of {@link FragmentedPresentation}. */
 export interface FragmentedOptions {
@@ -165,6 +165,31 @@ function checkIndex(i: number, count: number): void {
 }
 
 /**
+ * A track as fragmented output carries it. A video track whose presentation starts after its
+ * first decode time (the B-frame delay) gets its composition offsets lowered by that much,
+ * negative where need be (trun version 1, as CMAF does), and no edit list: its first frame is
+ * presented at its first decode time, so no player needs an offset for it. An edit list in
+ * the init and the MPD's @presentationTimeOffset would both be applied by DASH players on
+ * Chromium (its MSE applies the init's edit list), shifting every sample twice: dash.js and
+ * Shaka then skip the first GOP. Other tracks keep their timing and their edit list (AAC
+ * priming), with an offset of 0 in the manifest. Edits inside the presentation (joined
+ * clips' hidden lead-ins) are not carried for video: fragmented players do not apply them.
+ */
+export function fragmentedView(t: OutputTrack): OutputTrack {
+  const s = t.samples;
+  if (s.count === 0 || t.template.kind !== 'video') return t;
+  const shift = presentationOrigin(t) - (s.decodeTime[0] as number);
+  if (shift <= 0) return t;
+  const compositionOffset = new Int32Array(s.count);
+  for (let i = 0; i < s.count; i++) compositionOffset[i] = (s.compositionOffset[i] as number) - shift;
+  return {
+    ...t,
+    samples: { ...s, compositionOffset },
+    edits: t.edits?.map((e) => (e.mediaTime === -1 ? e : { ...e, mediaTime: e.mediaTime - shift })) ?? null,
+  };
+}
+
+/**
  * A composition as a fragmented presentation, one {@link FragmentedTrack} per output
  * track. Compiling plans the segments only (a few numbers per segment); init and media
  * segments are laid out when asked for, and `makeFile` turns each layout into what the
@@ -179,7 +204,10 @@ export class FragmentedPresentation<F = FileLayout> {
     opts: FragmentedOptions = {},
   ) {
     const seconds = opts.segmentSeconds ?? DEFAULT_SEGMENT_SECONDS;
-    this.tracks = composition.tracks.map((t) => new FragmentedTrack(t, planSegments(t, seconds), composition, makeFile));
+    this.tracks = composition.tracks.map((track) => {
+      const t = fragmentedView(track);
+      return new FragmentedTrack(t, planSegments(t, seconds), composition, makeFile);
+    });
   }
 }
 

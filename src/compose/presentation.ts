@@ -158,7 +158,8 @@ function describeTrack(
     language: tpl.language || 'und',
     bandwidth: Math.ceil(Math.max(peak, average)),
     averageBandwidth: Math.ceil(average),
-    presentationTimeOffset: plan.origin,
+    // Video starts presenting at its first decode time (fragmentedView); other tracks' start is in their init's edit list.
+    presentationTimeOffset: tpl.kind === 'video' ? plan.origin : 0,
     offset,
     size,
     init: [ranges.init.start, ranges.init.end],

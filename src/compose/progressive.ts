@@ -25,7 +25,7 @@ import {
 } from './track-boxes.js';
 
 /** Identifies the layout in etags: bump when the bytes vvf writes for the same input change. */
-export const PROGRESSIVE_FORMAT = 'mp4-progressive-2';
+export const PROGRESSIVE_FORMAT = 'mp4-progressive-3';
 
 export interface ProgressiveOptions {
   /** Seconds of decode time per chunk (default 0.5). */

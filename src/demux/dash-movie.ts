@@ -111,7 +111,24 @@ export async function readDashMovie(manifest: MpdManifest, input: string, opts: 
     }
   }
   layout.metadataBytes = budget.metadataBytes;
-  return builder.finish(layout);
+  return withPresentationOffsets(builder.finish(layout), reps);
+}
+
+/**
+ * A representation's @presentationTimeOffset is where its period starts presenting, in media
+ * time: the job an edit list does in a file. When the init segment has no edit list of its
+ * own, the track gets one edit from that media time to its end (DASH players apply the offset;
+ * so reading the manifest gives what they present).
+ */
+function withPresentationOffsets(movie: Movie, reps: readonly MpdRepresentation[]): Movie {
+  for (const track of movie.tracks) {
+    const rep = reps.find((r) => r.id === track.representationId);
+    if (!rep?.presentationTimeOffset || track.editList) continue;
+    const mediaTime = Math.round((rep.presentationTimeOffset * track.timescale) / (rep.timescale ?? 1));
+    if (!Number.isSafeInteger(mediaTime) || mediaTime <= 0) continue;
+    track.editList = [{ segmentDuration: 0, mediaTime, mediaRateInteger: 1, mediaRateFraction: 0 }];
+  }
+  return movie;
 }
 
 /** SegmentBase or a bare BaseURL: one fragmented file holds the init and every fragment. */

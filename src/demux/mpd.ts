@@ -62,6 +62,11 @@ export interface MpdRepresentation {
   segments: MpdSegmentRef[];
   /** The file URL for SegmentBase / plain BaseURL representations. */
   mediaUrl?: string;
+  /**
+   * @presentationTimeOffset in `timescale` units, when not 0: the media time the period starts
+   * presenting at (for media whose init segment has no edit list to say so).
+   */
+  presentationTimeOffset?: number;
   /** A ContentProtection element applies (on the AdaptationSet or the Representation). */
   encrypted: boolean;
 }
@@ -365,7 +370,10 @@ function buildRepresentation(
   return r;
 }
 
-type Addressed = Pick<MpdRepresentation, 'segments' | 'init' | 'indexRange' | 'mediaUrl' | 'timescale'>;
+type Addressed = Pick<
+  MpdRepresentation,
+  'segments' | 'init' | 'indexRange' | 'mediaUrl' | 'timescale' | 'presentationTimeOffset'
+>;
 
 /** Timing attributes shared by SegmentTemplate and SegmentList (MultipleSegmentBaseType). */
 function timing(info: XmlNode, ctx: Context, path: string) {
@@ -398,7 +406,11 @@ function templateSegments(
 ): Addressed {
   const loc = (name: string): MpdLocation => ({ source: ctx.source, path: `${path}@${name}` });
   const t = timing(info, ctx, path);
-  const out: Addressed = { segments: [], timescale: t.timescale };
+  const out: Addressed = {
+    segments: [],
+    timescale: t.timescale,
+    ...(t.presentationTimeOffset > 0 ? { presentationTimeOffset: t.presentationTimeOffset } : {}),
+  };
 
   const initAttr = attr(info, 'initialization');
   const initEl = child(info, 'Initialization');
@@ -460,7 +472,11 @@ function templateSegments(
 
 function listSegments(info: XmlNode, repBase: URL, ctx: Context, pctx: PeriodContext, path: string): Addressed {
   const t = timing(info, ctx, path);
-  const out: Addressed = { segments: [], timescale: t.timescale };
+  const out: Addressed = {
+    segments: [],
+    timescale: t.timescale,
+    ...(t.presentationTimeOffset > 0 ? { presentationTimeOffset: t.presentationTimeOffset } : {}),
+  };
   const initEl = child(info, 'Initialization');
   if (initEl !== undefined) out.init = initRef(initEl, repBase, ctx, `${path}/Initialization`);
 
@@ -514,6 +530,11 @@ function baseSegments(info: XmlNode, repBase: URL, ctx: Context, path: string): 
   if (ts !== undefined) {
     out.timescale = parseUint(ts, loc('timescale'));
     if (out.timescale === 0) throw invalid('@timescale must not be 0', loc('timescale'));
+  }
+  const pto = attr(info, 'presentationTimeOffset');
+  if (pto !== undefined) {
+    const v = parseUint(pto, loc('presentationTimeOffset'));
+    if (v > 0) out.presentationTimeOffset = v;
   }
   const indexRange = attr(info, 'indexRange');
   if (indexRange !== undefined) out.indexRange = parseByteRange(indexRange, loc('indexRange'));

@@ -272,9 +272,10 @@ describe('round trip', async () => {
             assert.deepEqual(got.compositionOffset, want.compositionOffset);
             assert.deepEqual(got.duration, want.duration);
             assert.deepEqual(got.sync, want.sync);
+            // Audio keeps its edit list in the init; video has none (its delay is in its composition offsets).
             assert.deepEqual(
               movie.tracks[0]!.editList?.map((e) => [e.segmentDuration, e.mediaTime]),
-              ft.track.edits?.map((e) => [e.duration, e.mediaTime]),
+              ft.track.template.kind === 'video' ? undefined : ft.track.edits?.map((e) => [e.duration, e.mediaTime]),
             );
           } finally {
             await Promise.allSettled(movie.sources.map((s) => s.close()));

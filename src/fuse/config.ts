@@ -11,7 +11,7 @@ export interface MountConfig extends CatalogConfig {
   readaheadKb?: number;
   /**
    * Threads reading /dev/fuse; with 2 or more, READs of local files' bytes are answered on
-   * them without the event loop (1: every request through JS). Default: the session's (4).
+   * them without the event loop (1: every request through JS). Default: the session's (8).
    */
   fuseThreads?: number;
 }

@@ -69,7 +69,7 @@ const MAX_PIPES = 16;
  * Threads reading /dev/fuse. READs answered on them wait for the disk there, so several
  * let cold reads overlap (one thread is always kept for the other requests).
  */
-const DEFAULT_READER_THREADS = 4;
+const DEFAULT_READER_THREADS = 8;
 /** How often the reader threads' READ counters are added to the stats (and the metrics' callback). */
 const NATIVE_STATS_MS = 1000;
 
@@ -120,7 +120,7 @@ export interface FuseSessionOptions {
   /** Called once the kernel's INIT is answered, with what was agreed. */
   onInit?: (init: InitOut) => void;
   /**
-   * Threads reading /dev/fuse (1–64). With 2 or more (default 4), READs of files whose
+   * Threads reading /dev/fuse (1–64). With 2 or more (default 8), READs of files whose
    * bytes are all held bytes and local files are answered on those threads without the
    * event loop, up to all threads but one at a time; 1 sends every request through JS.
    * Such a READ is not under `deadlineMs`, nor answered EINTR on an interrupt: a read of

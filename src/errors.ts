@@ -55,6 +55,10 @@ export const ErrorCodes = {
   NOT_FOUND: 'not found',
   /** An output file cannot be written (missing folder, no permission, disk full). */
   OUTPUT_UNWRITABLE: 'cannot write the output',
+  /** An encoder process failed every attempt at a task of an encode job. */
+  ENCODE_FAILED: 'encoding failed',
+  /** An encoded output failed a check before publishing (frame count, timestamps, sync, decoding, alignment). */
+  ENCODE_CHECK_FAILED: 'an encoded output failed its checks',
   /** Command-line or API usage error. */
   USAGE: 'usage error',
   /** An internal invariant failed: a bug in vvf. */
@@ -112,6 +116,8 @@ const KINDS: Record<ErrorCode, { kind: ErrorKind; retryable: boolean }> = {
   STORE_UNAVAILABLE: { kind: 'busy', retryable: true },
   NOT_FOUND: { kind: 'not-found', retryable: false },
   OUTPUT_UNWRITABLE: { kind: 'bad-input', retryable: false },
+  ENCODE_FAILED: { kind: 'source-failed', retryable: true },
+  ENCODE_CHECK_FAILED: { kind: 'source-failed', retryable: false },
   UNAUTHORIZED: { kind: 'forbidden', retryable: false },
   FORBIDDEN: { kind: 'forbidden', retryable: false },
   CLIENT_GONE: { kind: 'cancelled', retryable: false },

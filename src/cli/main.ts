@@ -2,6 +2,7 @@
 import { type ErrorKind, errorKind, VvfError } from '../errors.js';
 import { HelpShown } from './args.js';
 import { boxes, boxesUsage } from './commands/boxes.js';
+import { encode, encodeUsage } from './commands/encode.js';
 import { inspect, inspectUsage } from './commands/inspect.js';
 import { compose, composeUsage, remux, remuxUsage } from './commands/make.js';
 import { mount, mountUsage, umount, umountUsage } from './commands/mount.js';
@@ -19,6 +20,7 @@ ${remuxUsage}
 ${composeUsage}
 ${splitUsage}
 ${packageUsage}
+${encodeUsage}
 ${serveUsage}
 ${mountUsage}
 ${umountUsage}
@@ -51,6 +53,8 @@ async function main(argv: string[]): Promise<number> {
       return compose(rest);
     case 'split':
       return split(rest);
+    case 'encode':
+      return encode(rest);
     case 'package':
       return packagePresentation(rest);
     case 'serve':

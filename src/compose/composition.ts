@@ -119,11 +119,16 @@ export function buildComposition(
       const cto = s.compositionOffset;
       const dur = s.duration;
       const firstDts = range.end > range.first ? (dts[range.first] as number) : 0;
-      let lead = 0;
+      // Where the piece's earliest presented sample lies from its first decode time: before it
+      // with negative offsets, after it with a B-frame delay. The piece goes as early as both
+      // the decode order and the media presented so far allow, so a piece whose delay fills the
+      // previous piece's overhang follows it with no hole in media time (one edit plays both).
+      let lead = Number.POSITIVE_INFINITY;
       for (let k = range.first; k < range.end; k++) {
         const v = (dts[k] as number) + (cto[k] as number) - firstDts;
         if (v < lead) lead = v;
       }
+      if (lead === Number.POSITIVE_INFINITY) lead = 0;
       const base = Math.max(decodeEnd, presentEnd - lead);
       // A gap in decode time is carried by the previous sample's duration.
       if (base > decodeEnd && builder.count > 0)

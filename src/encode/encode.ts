@@ -1,0 +1,346 @@
+// An encode job: analyze, plan chunks as virtual files, encode every rung of each chunk in one ffmpeg, assemble virtually, check, publish.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Catalog } from '../catalog/catalog.js';
+import type { Registered } from '../catalog/registry.js';
+import type { Recipe, RecipePiece, TrackRef } from '../compose/recipe.js';
+import { parseRecipe } from '../compose/recipe.js';
+import { selectTracks } from '../compose/resolve.js';
+import { openMovie } from '../demux/open-movie.js';
+import { VvfError } from '../errors.js';
+import type { Movie } from '../model/movie.js';
+import { movieOfFile } from '../virtual/file-movie.js';
+import { presentationFiles } from '../virtual/presentation-file.js';
+import { type CheckFailure, checkAlignment, checkChunk, compareWithSource, decodeErrors, describeFailures } from './checks.js';
+import { audioArgs, chunkArgs, encoderOf, type VideoSettings } from './ffmpeg-args.js';
+import { describeFile, fingerprintOf, type JobState, readJob, stillDone, type TaskState, writeJob } from './job-state.js';
+import { type Rung, sizeRungs } from './ladder.js';
+import { type EncodeTask, runLocalPool } from './local-pool.js';
+import { analyzeSource, type ChunkPlan, planChunks, type SourceAnalysis } from './plan.js';
+
+/** What `vvf encode` asks for. */
+export interface EncodeOptions {
+  /** A path, URL or manifest (`#rendition` allowed), as the catalog's policy opens it. */
+  input: string;
+  /** The job directory: chunk outputs, the audio, job.json. */
+  dir: string;
+  ladder: Rung[];
+  video: VideoSettings;
+  /** Target chunk duration in seconds (default 10). */
+  chunkSeconds: number;
+  decodeFallback: boolean;
+  audio: 'encode' | 'copy';
+  audioBitrate?: number;
+  /** Encoder processes at once. */
+  jobs: number;
+  /** Target segment duration of the published DASH/HLS set. */
+  segmentSeconds: number;
+  attempts?: number;
+  taskTimeoutMs?: number;
+  /** Where an encoder reads a registered file (the coordinator's `vvf serve`). */
+  fileUrl(id: string): string;
+  events?: EncodeEvents;
+}
+
+/** What a job tells its caller as it goes (the CLI's progress bar). */
+export interface EncodeEvents {
+  phase?(state: JobState['state'], job: JobState): void;
+  planned?(analysis: SourceAnalysis, plan: ChunkPlan, rungs: Rung[], dropped: Rung[]): void;
+  taskStart?(id: string, attempt: number): void;
+  taskProgress?(id: string, frame: number, fps: number): void;
+  taskDone?(id: string, seconds: number, skipped: boolean): void;
+  taskRetry?(id: string, error: string, delayMs: number): void;
+}
+
+/** What a finished job published. */
+export interface EncodeResult {
+  job: JobState;
+  rungs: { name: string; id: string; size: number }[];
+  presentation: { id: string };
+}
+
+const chunkId = (i: number) => `chunk-${String(i).padStart(4, '0')}`;
+const chunkOutput = (rung: string, i: number) => join('chunks', rung, `${String(i).padStart(4, '0')}.mp4`);
+const AUDIO_OUTPUT = join('audio', 'audio.mp4');
+
+/** The source as the recipes will take it: its best video and best audio. */
+async function openSource(catalog: Catalog, input: string): Promise<{ movie: Movie; video: TrackRef; audio?: TrackRef }> {
+  const movie = await openMovie(input, { openSource: (spec) => catalog.openSource(spec) });
+  const video: TrackRef = { source: input, kind: 'video' };
+  const chosen = [...selectTracks(movie, video)];
+  let audio: TrackRef | undefined = { source: input, kind: 'audio' };
+  if (movie.tracks.some((t) => t.kind === 'audio')) chosen.push(...selectTracks(movie, audio));
+  else audio = undefined;
+  return { movie: { ...movie, tracks: chosen }, video, ...(audio ? { audio } : {}) };
+}
+
+/**
+ * Runs an encode job to the end: resumes `dir`'s job when it has the same settings (done
+ * outputs whose size and hash still match are not encoded again), encodes what is left on
+ * the local pool, assembles each rung as a concatenation of its chunk outputs with the audio
+ * alongside (virtual: nothing is remuxed), checks every rung against the source, and only
+ * then publishes: a progressive file per rung and one DASH + HLS presentation of them all,
+ * registered in the catalog. A failed check publishes nothing and names the chunk and rung.
+ */
+export async function runEncode(catalog: Catalog, opts: EncodeOptions): Promise<EncodeResult> {
+  const ev = opts.events ?? {};
+  await mkdir(opts.dir, { recursive: true });
+  const { movie, video, audio } = await openSource(catalog, opts.input);
+  try {
+    const analysis = analyzeSource(movie);
+    const { kept: rungs, dropped } = sizeRungs(opts.ladder, analysis.video);
+    const plan = planChunks(movie, opts.chunkSeconds, opts.decodeFallback);
+    ev.planned?.(analysis, plan, rungs, dropped);
+    const fingerprint = fingerprintOf({
+      input: opts.input,
+      sources: movie.sources.map((s) => [s.key, s.validator, s.size]),
+      rungs,
+      video: { ...opts.video, encoder: encoderOf(opts.video) },
+      cuts: plan.cuts,
+      audio: opts.audio,
+      audioBitrate: opts.audioBitrate,
+    });
+    const previous = await readJob(opts.dir);
+    const job: JobState = {
+      version: 1,
+      fingerprint,
+      input: opts.input,
+      started: new Date().toISOString(),
+      updated: '',
+      state: 'encoding',
+      rungs: rungs.map((r) => ({ name: r.name, width: r.width, height: r.height, bitrate: r.bitrate })),
+      plan: { timescale: plan.timescale, cuts: plan.cuts, duration: plan.duration, decodeFallback: plan.decodeFallback },
+      tasks: [
+        ...(audio && opts.audio === 'encode' ? [{ id: 'audio', state: 'pending' as const, attempts: 0, outputs: {} }] : []),
+        ...plan.cuts.map((_, i) => ({
+          id: chunkId(i),
+          state: 'pending' as const,
+          attempts: 0,
+          outputs: {},
+          frames: plan.frames[i] ?? 0,
+        })),
+      ],
+    };
+    // The same job again: keep what is done and still on disk as it was written.
+    if (previous?.fingerprint === fingerprint) {
+      for (const t of job.tasks) {
+        const before = previous.tasks.find((p) => p.id === t.id);
+        if (before && (await stillDone(opts.dir, before))) Object.assign(t, before);
+      }
+    }
+    ev.phase?.('encoding', job);
+    await writeJob(opts.dir, job);
+    for (const r of rungs) await mkdir(join(opts.dir, 'chunks', r.name), { recursive: true });
+    if (audio) await mkdir(join(opts.dir, 'audio'), { recursive: true });
+    await removePartials([...rungs.map((r) => join(opts.dir, 'chunks', r.name)), join(opts.dir, 'audio')]);
+
+    const byId = new Map(job.tasks.map((t) => [t.id, t]));
+    const registered = new Map<string, Registered>();
+    const partials = new Map<string, [string, string][]>();
+    const tasks: EncodeTask[] = [];
+    for (const t of job.tasks) {
+      if (t.state === 'done') {
+        ev.taskDone?.(t.id, t.seconds ?? 0, true);
+        continue;
+      }
+      t.state = 'pending';
+      tasks.push(await taskFor(t, plan, rungs, opts, video, audio, catalog, registered, partials));
+    }
+    let saving = Promise.resolve();
+    const save = () => {
+      saving = saving.then(() => writeJob(opts.dir, job));
+      return saving;
+    };
+    const encoderPeak = await runLocalPool(
+      tasks,
+      {
+        start: (task, attempt) => {
+          const t = byId.get(task.id)!;
+          t.state = 'running';
+          t.attempts = attempt;
+          ev.taskStart?.(task.id, attempt);
+        },
+        progress: (task, p) => ev.taskProgress?.(task.id, p.frame, p.fps),
+        retry: (task, error, delayMs) => {
+          byId.get(task.id)!.error = error;
+          ev.taskRetry?.(task.id, error, delayMs);
+        },
+        done: async (task, r) => {
+          const t = byId.get(task.id)!;
+          // Written under names of this attempt's own, renamed once whole: an encoder left over from a
+          // crashed run, or a failed attempt, never leaves a file under a name a run trusts.
+          for (const [temp, final] of partials.get(task.id) ?? []) {
+            await rename(join(opts.dir, temp), join(opts.dir, final));
+            t.outputs[final] = await describeFile(join(opts.dir, final));
+          }
+          t.state = 'done';
+          t.seconds = r.seconds;
+          delete t.error;
+          // The chunk's virtual file is no longer needed: nothing of it stays registered.
+          const entry = registered.get(task.id);
+          if (entry) await catalog.delete(entry.id);
+          ev.taskDone?.(task.id, r.seconds, false);
+          await save();
+        },
+      },
+      { jobs: opts.jobs, attempts: opts.attempts ?? 3, ...(opts.taskTimeoutMs ? { timeoutMs: opts.taskTimeoutMs } : {}) },
+    ).catch(async (e: unknown) => {
+      job.state = 'failed';
+      job.failure = e instanceof Error ? e.message : String(e);
+      for (const t of job.tasks) if (t.state === 'running') t.state = 'failed';
+      await save();
+      throw e;
+    });
+    await saving;
+
+    const result = await assembleAndPublish(catalog, opts, job, movie, plan, rungs, audio);
+    job.memory = { coordinator: process.resourceUsage().maxRSS * 1024, encoders: encoderPeak };
+    await writeJob(opts.dir, job);
+    ev.phase?.('done', job);
+    return result;
+  } finally {
+    await Promise.allSettled(movie.sources.map((s) => s.close()));
+  }
+}
+
+/** Outputs of attempts that never finished (a crashed run's): nothing trusts them, so nothing keeps them. */
+async function removePartials(dirs: string[]): Promise<void> {
+  for (const dir of dirs) {
+    const names = await readdir(dir).catch(() => [] as string[]);
+    for (const name of names) if (name.endsWith('.partial')) await unlink(join(dir, name)).catch(() => undefined);
+  }
+}
+
+function chunkIndex(id: string): number {
+  return Number(id.slice('chunk-'.length));
+}
+
+/** The ffmpeg run of a task, its input registered as a virtual file the encoder reads over HTTP. */
+async function taskFor(
+  t: TaskState,
+  plan: ChunkPlan,
+  rungs: readonly Rung[],
+  opts: EncodeOptions,
+  video: TrackRef,
+  audio: TrackRef | undefined,
+  catalog: Catalog,
+  registered: Map<string, Registered>,
+  partials: Map<string, [string, string][]>,
+): Promise<EncodeTask> {
+  const tag = randomBytes(4).toString('hex');
+  const partial = (final: string) => `${final}.${tag}.partial`;
+  if (t.id === 'audio') {
+    const { entry } = await catalog.register(parseRecipe({ name: 'audio', tracks: [audio!] }));
+    registered.set(t.id, entry);
+    partials.set(t.id, [[partial(AUDIO_OUTPUT), AUDIO_OUTPUT]]);
+    return { id: t.id, args: audioArgs(opts.fileUrl(entry.id), join(opts.dir, partial(AUDIO_OUTPUT)), opts.audioBitrate) };
+  }
+  const i = chunkIndex(t.id);
+  const cut = plan.cuts[i]!;
+  const next = plan.cuts[i + 1];
+  // Video only, exactly the chunk's samples: [cut, next) of the presentation.
+  const recipe = parseRecipe({
+    name: t.id,
+    tracks: [video],
+    start: `${cut}/${plan.timescale}`,
+    ...(next !== undefined ? { end: `${next}/${plan.timescale}` } : {}),
+  });
+  const { entry } = await catalog.register(recipe);
+  registered.set(t.id, entry);
+  const finals = rungs.map((r) => chunkOutput(r.name, i));
+  partials.set(
+    t.id,
+    finals.map((f) => [partial(f), f]),
+  );
+  const outputs = finals.map((f) => join(opts.dir, partial(f)));
+  return { id: t.id, args: chunkArgs(opts.fileUrl(entry.id), rungs, outputs, opts.video), frames: plan.frames[i] ?? 0 };
+}
+
+/** Each rung as pieces (its chunk outputs, in order). */
+function rungPieces(dir: string, rung: Rung, chunks: number): RecipePiece[] {
+  return Array.from({ length: chunks }, (_, i) => ({ tracks: [{ source: join(dir, chunkOutput(rung.name, i)) }] }));
+}
+
+async function assembleAndPublish(
+  catalog: Catalog,
+  opts: EncodeOptions,
+  job: JobState,
+  source: Movie,
+  plan: ChunkPlan,
+  rungs: readonly Rung[],
+  audio: TrackRef | undefined,
+): Promise<EncodeResult> {
+  job.state = 'assembling';
+  opts.events?.phase?.('assembling', job);
+  const audioRef: TrackRef | undefined = audio
+    ? opts.audio === 'encode'
+      ? { source: join(opts.dir, AUDIO_OUTPUT), kind: 'audio' }
+      : audio
+    : undefined;
+  const alongsideAudio = audioRef ? [{ pieces: [{ tracks: [audioRef] }] }] : [];
+  const published: Registered[] = [];
+  const failures: CheckFailure[] = [];
+  const base = opts.dir.split('/').filter(Boolean).pop() ?? 'encode';
+  try {
+    // Each chunk's outputs first: a chunk that is wrong is named before the joins hide it.
+    for (const rung of rungs) {
+      for (let i = 0; i < plan.cuts.length; i++) {
+        const movie = await openMovie(join(opts.dir, chunkOutput(rung.name, i)));
+        try {
+          failures.push(...checkChunk(rung.name, i, movie, plan));
+        } finally {
+          await Promise.allSettled(movie.sources.map((s) => s.close()));
+        }
+      }
+    }
+    const rungEntries: Registered[] = [];
+    for (const rung of rungs) {
+      const recipe: Recipe = parseRecipe({
+        name: `${base}-${rung.name}`,
+        pieces: rungPieces(opts.dir, rung, plan.cuts.length),
+        ...(alongsideAudio.length > 0 ? { alongside: alongsideAudio } : {}),
+      });
+      const { entry } = await catalog.register(recipe);
+      published.push(entry);
+      rungEntries.push(entry);
+    }
+    job.state = 'checking';
+    opts.events?.phase?.('checking', job);
+    for (const [k, rung] of rungs.entries()) {
+      const entry = rungEntries[k]!;
+      failures.push(...compareWithSource(rung.name, await movieOfFile(entry.file), source, plan));
+      const errors = await decodeErrors(opts.fileUrl(entry.id));
+      if (errors !== '') failures.push({ rung: rung.name, check: 'decode', detail: errors.split('\n')[0] ?? errors });
+    }
+    const [first, ...others] = rungs;
+    const presentation = parseRecipe({
+      layout: 'cmaf',
+      name: base,
+      segment: opts.segmentSeconds,
+      pieces: rungPieces(opts.dir, first!, plan.cuts.length),
+      alongside: [...others.map((r) => ({ pieces: rungPieces(opts.dir, r, plan.cuts.length) })), ...alongsideAudio],
+    });
+    const { entry: set } = await catalog.register(presentation);
+    published.push(set);
+    failures.push(...checkAlignment((await presentationFiles(set.file)).index));
+    if (failures.length > 0) {
+      throw new VvfError('ENCODE_CHECK_FAILED', describeFailures(failures));
+    }
+    job.state = 'done';
+    job.published = { rungs: Object.fromEntries(rungs.map((r, k) => [r.name, rungEntries[k]!.id])), presentation: set.id };
+    delete job.failure;
+    return {
+      job,
+      rungs: rungs.map((r, k) => ({ name: r.name, id: rungEntries[k]!.id, size: rungEntries[k]!.file.size })),
+      presentation: { id: set.id },
+    };
+  } catch (e) {
+    // Nothing half-made stays published.
+    for (const entry of published) await catalog.delete(entry.id).catch(() => undefined);
+    job.state = 'failed';
+    job.failure = e instanceof Error ? e.message : String(e);
+    await writeJob(opts.dir, job);
+    throw e;
+  }
+}

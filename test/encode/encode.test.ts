@@ -20,6 +20,7 @@ import { defaultServeConfig } from '../../src/server/config.js';
 import { compileRecipe } from '../../src/virtual/compile.js';
 import { movieOfFile } from '../../src/virtual/file-movie.js';
 import { presentationFiles } from '../../src/virtual/presentation-file.js';
+import { CHROMIUM, launchChromium, WAIT_MS } from '../helpers/chromium.js';
 import { decodeErrors } from '../helpers/media.js';
 import { runVvf } from '../server/server-helpers.js';
 
@@ -198,6 +199,45 @@ describe('a four-rung ladder on the local pool', () => {
     assert.equal(failures[0]?.check, 'frames');
     await compiled.close();
     for (const m of [source, movie, good]) await Promise.all(m.sources.map((s) => s.close()));
+  });
+
+  test('Chromium plays the published set with dash.js and plays on across a chunk join after a seek', {
+    timeout: 120_000,
+  }, async () => {
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing`);
+    const profile = mkdtempSync(join(tmpdir(), 'vvf-encode-chromium-'));
+    const context = await launchChromium(profile);
+    try {
+      const page = await context.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (e) => pageErrors.push(e.message));
+      const wait = (condition: string) => page.waitForFunction(condition, undefined, { timeout: WAIT_MS });
+      const video = 'document.querySelector("video")';
+      await page.goto(`${server.url}/v/${job.published!.presentation}/player.html?player=dashjs&buffer=4`, { waitUntil: 'load' });
+      await wait('window.vvf && window.vvf.ready');
+      await page.evaluate(`${video}.play()`);
+      await wait(`${video}.currentTime > 1 && ${video}.videoWidth > 0`);
+      // Just before the first join (chunk 0 ends at 10 s): playback crosses it.
+      const join0 = job.plan.cuts[1]! / job.plan.timescale;
+      await page.evaluate(`${video}.currentTime = ${join0 - 1}`);
+      await wait(`${video}.currentTime > ${join0 + 1} && !${video}.paused`);
+      // A seek into the middle of the second chunk lands within a GOP (2 s) and plays on.
+      await page.evaluate(
+        `(() => { const v = ${video}; window.vvfSeeked = null;
+          v.addEventListener('seeked', () => { window.vvfSeeked = v.currentTime; }, { once: true });
+          v.currentTime = ${join0 + 5}; })()`,
+      );
+      await wait('window.vvfSeeked !== null');
+      const landed = (await page.evaluate('window.vvfSeeked')) as number;
+      assert.ok(Math.abs(landed - (join0 + 5)) <= 2, `landed at ${landed}`);
+      await wait(`${video}.currentTime > ${landed + 1} && !${video}.paused`);
+      const errors = ((await page.evaluate('window.vvfEvents')) as { type: string }[]).filter((e) => e.type === 'error');
+      assert.deepEqual(errors, []);
+      assert.deepEqual(pageErrors, []);
+      assert.equal(await page.evaluate(`${video}.error`), null);
+    } finally {
+      await context.close();
+    }
   });
 
   test('--status tells what the job did', async () => {

@@ -34,8 +34,9 @@ export interface PresentedTrack {
   sampleRate?: number;
   channels?: number;
   /**
-   * Media time at which presentation starts (the edit list's first shown media time, or the
-   * first decode time): DASH `@presentationTimeOffset`; times below count from media time 0.
+   * DASH `@presentationTimeOffset`: for video, its first decode time (its B-frame delay is in
+   * its composition offsets, see `fragmentedView`); for other tracks 0, since their init's
+   * edit list says where they start and players on MSE apply it. Times below are media times.
    */
   presentationTimeOffset: number;
   /** Where the track's single file lies in the compiled presentation's package file. */

@@ -62,6 +62,14 @@ async function processUsage(pid: number): Promise<{ cpu: number; rssMiB: number;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/** The 1-minute load average: the machine is shared, and figures taken under load move. */
+async function loadAverage(): Promise<number> {
+  return Number((await readFile('/proc/loadavg', 'utf8')).split(' ')[0]);
+}
+
+/** The mount's log lines (JSON), kept to read its counters once it has stopped. */
+const mountLog: string[] = [];
+
 function startMount(root: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, [CLI, 'mount', MNT, '--recipes', RECIPES, '--root', root], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -72,9 +80,14 @@ function startMount(root: string): Promise<ChildProcess> {
     let buffered = '';
     child.stdout!.on('data', (d: Buffer) => {
       buffered += d.toString();
-      if (buffered.includes('"vvf mount ready"')) {
-        clearTimeout(timer);
-        resolvePromise(child);
+      const lines = buffered.split('\n');
+      buffered = lines.pop()!;
+      for (const line of lines) {
+        mountLog.push(line);
+        if (line.includes('"vvf mount ready"')) {
+          clearTimeout(timer);
+          resolvePromise(child);
+        }
       }
     });
   });
@@ -85,6 +98,22 @@ async function stopMount(child: ChildProcess): Promise<void> {
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
   await exited;
+}
+
+/** How the mount answered its READs, from its last log line ("fuse unmounted"). */
+function readCounters(): string {
+  for (const line of [...mountLog].reverse()) {
+    try {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      if (entry.msg !== 'fuse unmounted') continue;
+      const reads = (entry.requests as Record<string, number> | undefined)?.READ ?? 0;
+      const n = (k: string) => Number(entry[k] ?? 0);
+      return `${reads} READs: ${n('nativeReads')} answered on the native reader threads, ${n('nativeBusy')} through JS because every other thread was busy, ${reads - n('nativeReads') - n('nativeBusy')} other through JS; ${n('splicedReads')} spliced`;
+    } catch {
+      // Not a JSON line.
+    }
+  }
+  return 'no counters in the mount log';
 }
 
 interface Figures {
@@ -122,6 +151,7 @@ async function main(): Promise<void> {
       { source: media.manifest, kind: 'audio' },
     ],
   };
+  const loadAtStart = await loadAverage();
   const recipePath = join(RECIPES, 'hour.json');
   await writeFile(recipePath, JSON.stringify(recipe));
   await run('umount', ['-l', MNT]).catch(() => undefined);
@@ -218,6 +248,8 @@ async function main(): Promise<void> {
   }
   const usage = await processUsage(mount.pid!);
   await stopMount(mount);
+  const loadAtEnd = await loadAverage();
+  const threads = process.env.VVF_FUSE_THREADS;
 
   const m = (r: Reader, k: keyof Figures) => median(figures[r][k]);
   const ratio = (a: number, b: number) => a / b;
@@ -260,6 +292,7 @@ Input: the one-hour 1080p DASH pair of \`make bench\` (${(media.totalBytes / 1e9
 Direct: the same bytes materialized by \`vvf remux\` on the same disk. ${bindfs ? 'bindfs: `bindfs -r` over the folder of the materialized file, an existing FUSE filesystem doing the same job: what FUSE itself costs.' : ''}
 Cold: \`sync; echo 3 > /proc/sys/vm/drop_caches\` before the read (the sources' pages and the mount's both dropped). Warm: the same read again.
 Medians of ${ROUNDS} rounds, the readers taking turns to go first. Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}.
+Load average (1 min) ${loadAtStart.toFixed(2)} at the start, ${loadAtEnd.toFixed(2)} at the end (the bench's own readers add about 1). Mount: reader threads ${threads ?? 'default'}; ${readCounters()}.
 
 ${table}
 

@@ -148,15 +148,7 @@ export function chunkArgs(input: string, rungs: readonly Rung[], outputs: readon
 /** The audio, whole, encoded once as AAC: the one audio codec every player of MP4, DASH and HLS plays. */
 export function audioArgs(input: string, output: string, bitrate = 128_000): string[] {
   return [
-    '-hide_banner',
-    '-nostdin',
-    '-v',
-    'error',
-    '-progress',
-    'pipe:1',
-    '-nostats',
-    '-i',
-    input,
+    ...reading(input),
     '-map',
     '0:a:0',
     '-vn',
@@ -171,4 +163,9 @@ export function audioArgs(input: string, output: string, bitrate = 128_000): str
     '-y',
     output,
   ];
+}
+
+/** How every encode reads its input: quiet but for errors, progress as `key=value` lines on stdout. */
+function reading(input: string): string[] {
+  return ['-hide_banner', '-nostdin', '-v', 'error', '-progress', 'pipe:1', '-nostats', '-i', input];
 }

@@ -1,6 +1,7 @@
 // Analyze a source from its model (no decoding) and plan the chunks an encode cuts it into.
 import { editsDuration, presentationEdits, presentationTimeOf } from '../compose/edits.js';
 import { startsOpenGop } from '../compose/slice.js';
+import { planSplit } from '../compose/split.js';
 import { movieTimescaleFor } from '../compose/timescale.js';
 import { VvfError } from '../errors.js';
 import type { Movie, Track } from '../model/movie.js';
@@ -129,18 +130,13 @@ export function planChunks(movie: Movie, chunkSeconds: number, decodeFallback = 
   const edits = presentationEdits(video, timescale);
   const duration = editsDuration(edits);
   const target = Math.round(chunkSeconds * timescale);
-  const cuts = [0];
+  let cuts: number[];
   if (decodeFallback) {
+    cuts = [0];
     for (let t = target; t < duration; t += target) cuts.push(t);
   } else {
-    const s = video.samples;
-    for (let k = 0; k < s.count; k++) {
-      if (!s.sync[k]) continue;
-      const p = presentationTimeOf(edits, (s.decodeTime[k] ?? 0) + (s.compositionOffset[k] ?? 0), video.timescale, timescale);
-      if (p === undefined || p >= duration) continue;
-      if (p - cuts[cuts.length - 1]! < target || startsOpenGop(video, k)) continue;
-      cuts.push(p);
-    }
+    // The clean keyframes `vvf split` cuts at: sync samples that start a closed GOP.
+    cuts = planSplit({ ...movie, tracks: audio ? [video, audio] : [video] }, chunkSeconds).cuts;
     if (cuts.length === 1 && duration > 2 * target) {
       throw new VvfError(
         'UNSUPPORTED',

@@ -2,11 +2,10 @@
 
 import type { Registered } from '../catalog/registry.js';
 import type { PresentationIndex, PresentationLayout } from '../compose/presentation-index.js';
-import { openMovie } from '../demux/open-movie.js';
 import { VvfError } from '../errors.js';
 import { summarizeMovie } from '../model/summary.js';
 import { displayName } from '../sources/display-name.js';
-import type { Source } from '../sources/source.js';
+import { movieOfFile } from '../virtual/file-movie.js';
 import { isPresentationFile, presentationFiles } from '../virtual/presentation-file.js';
 import type { ExtentInfo, VirtualFile } from '../virtual/virtual-file.js';
 import { playerPageUrl, playersFor, presentationManifests } from './players.js';
@@ -199,8 +198,8 @@ async function describeFile(file: VirtualFile): Promise<Omit<PageFile, 'id' | 'u
       };
       return { ...base, tracks: [], presentation };
     }
-    // openMovie closes its source when it fails: hand it a view whose close leaves the registered file open.
-    const movie = await openMovie(file.key, { openSource: async () => unclosable(file) });
+    // Through a view whose close leaves the registered file open (openMovie closes its source when it fails).
+    const movie = await movieOfFile(file);
     const summary = summarizeMovie(movie);
     const tracks = summary.tracks.map((t, i) => {
       // A concatenation may switch a track's codec: a player needs every one of them.
@@ -222,22 +221,6 @@ async function describeFile(file: VirtualFile): Promise<Omit<PageFile, 'id' | 'u
         : 'internal error';
     return { ...base, tracks: [], error };
   }
-}
-
-function unclosable(file: VirtualFile): Source {
-  return {
-    key: file.key,
-    validator: file.validator,
-    size: file.size,
-    read: (offset, length) => file.read(offset, length),
-    close: async () => {},
-    get bytesRead() {
-      return file.bytesRead;
-    },
-    get readCount() {
-      return file.readCount;
-    },
-  };
 }
 
 /** A byte map and the exact bytes per kind, from one pass over the extents. */

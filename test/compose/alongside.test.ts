@@ -6,23 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ensureFixtures } from '../../scripts/fixtures.js';
-import { materialize } from '../../src/cli/materialize.js';
 import { parseRecipe } from '../../src/compose/recipe.js';
-import { compileRecipe } from '../../src/virtual/compile.js';
 import { framemd5, samePackets } from '../helpers/media.js';
+import { writeRecipeFile } from '../helpers/recipe-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vvf-alongside-'));
 
-async function make(name: string, recipe: unknown): Promise<string> {
-  const compiled = await compileRecipe(parseRecipe(recipe));
-  const out = join(dir, `${name}.mp4`);
-  try {
-    await materialize(compiled.file, out, { progress: false });
-  } finally {
-    await compiled.close();
-  }
-  return out;
-}
+const make = (name: string, recipe: unknown) => writeRecipeFile(recipe, join(dir, `${name}.mp4`));
 
 test('three video clips one after another, the whole audio alongside', async () => {
   const f = (await ensureFixtures()).find((x) => x.name === 'h264-aac-faststart')!;

@@ -8,16 +8,14 @@ import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { ensureHlsFixtures, type HlsFixtures } from '../../scripts/hls-fixtures.js';
-import { materialize } from '../../src/cli/materialize.js';
-import { parseRecipe } from '../../src/compose/recipe.js';
 import { type HlsMediaPlaylist, type HlsMultivariantPlaylist, parseM3u8 } from '../../src/demux/m3u8.js';
 import { openMovie, splitManifestFragment } from '../../src/demux/open-movie.js';
 import { type ErrorCode, VvfError } from '../../src/errors.js';
 import type { Movie, Track } from '../../src/model/movie.js';
 import { openSource } from '../../src/sources/open-source.js';
 import { SourcePolicy } from '../../src/sources/source-policy.js';
-import { compileRecipe } from '../../src/virtual/compile.js';
 import { decodeErrors, type FramePacket, framemd5, samePackets } from '../helpers/media.js';
+import { writeRecipeFile } from '../helpers/recipe-file.js';
 import { type StaticServer, serveFolder } from '../helpers/static-server.js';
 import { type ProbeStream, probePackets } from '../oracle/ffprobe.js';
 
@@ -510,16 +508,7 @@ describe('HLS presentations', () => {
 describe('HLS into a progressive file', () => {
   const out = mkdtempSync(join(tmpdir(), 'vvf-hls-out-'));
 
-  async function compileTo(name: string, tracks: unknown[]): Promise<string> {
-    const compiled = await compileRecipe(parseRecipe({ tracks }));
-    const file = join(out, `${name}.mp4`);
-    try {
-      await materialize(compiled.file, file, { progress: false });
-    } finally {
-      await compiled.close();
-    }
-    return file;
-  }
+  const compileTo = (name: string, tracks: unknown[]) => writeRecipeFile({ tracks }, join(out, `${name}.mp4`));
 
   test('master.m3u8#high and the best audio: the packets of the renditions', async () => {
     const high = fx.renditions[0]!;

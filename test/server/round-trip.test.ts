@@ -7,12 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ensureFixtures } from '../../scripts/fixtures.js';
-import { materialize } from '../../src/cli/materialize.js';
-import { parseRecipe } from '../../src/compose/recipe.js';
 import { startServer, type VvfServer } from '../../src/server/app.js';
 import { defaultServeConfig } from '../../src/server/config.js';
-import { compileRecipe } from '../../src/virtual/compile.js';
 import { framemd5, samePackets } from '../helpers/media.js';
+import { writeRecipeFile } from '../helpers/recipe-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vvf-round-trip-'));
 let server: VvfServer;
@@ -25,15 +23,8 @@ before(async () => {
 after(() => server.close());
 
 /** The progressive file vvf makes of every track of `source`, written to disk. */
-async function progressiveOf(source: string, name: string): Promise<string> {
-  const compiled = await compileRecipe(parseRecipe({ tracks: [{ source }] }));
-  const out = join(dir, `${name}.mp4`);
-  try {
-    await materialize(compiled.file, out, { progress: false });
-  } finally {
-    await compiled.close();
-  }
-  return out;
+function progressiveOf(source: string, name: string): Promise<string> {
+  return writeRecipeFile({ tracks: [{ source }] }, join(dir, `${name}.mp4`));
 }
 
 describe('source → DASH/HLS served by vvf → progressive: the same packets and timestamps', async () => {
@@ -55,7 +46,11 @@ describe('source → DASH/HLS served by vvf → progressive: the same packets an
           const ours = await framemd5(back, spec, { ignoreEditlist: true });
           assert.equal(samePackets(ours, theirs, { lastKnown: false }), undefined, `${stream.kind} through ${manifest}`);
           // Edit lists applied, as players see it: the same presentation timestamps as the direct file's.
-          assert.deepEqual(await framemd5(back, spec), await framemd5(direct, spec), `${stream.kind} through ${manifest}, edits applied`);
+          assert.deepEqual(
+            await framemd5(back, spec),
+            await framemd5(direct, spec),
+            `${stream.kind} through ${manifest}, edits applied`,
+          );
         }
       }
     });

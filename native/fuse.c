@@ -524,8 +524,10 @@ static void handle_put(Handle* h) {
 // thread, not all of them.
 //
 // At most all threads but one answer READs at once (`busy`): one is always at the device,
-// so READs stuck on a slow disk cannot starve LOOKUP, INTERRUPT or RELEASE; a READ that
-// would take the last thread goes to JS, which answers it under its deadline.
+// so READs stuck on a slow disk cannot starve LOOKUP, INTERRUPT or RELEASE. A READ that
+// would take the last thread starts another thread first (as libfuse does), up to the
+// maximum; past it, the READ goes to JS, which answers it under its deadline. A cold
+// sequential reader keeps a dozen or more READs in flight (the kernel's readahead).
 
 // Latency buckets of the READs answered here, upper bounds in microseconds (then +Inf).
 // They include every bound of the metrics' histogram (0.5 ms … 10 s): a bucket's mean then
@@ -547,7 +549,8 @@ typedef struct {
   uint64_t sum_ns[LATENCY_BUCKETS];
 } Stats;
 
-#define STATS_FIELDS (7 + 2 * LATENCY_BUCKETS)
+// readerStats: the 7 totals, the threads running, then a count and a sum per bucket.
+#define STATS_FIELDS (8 + 2 * LATENCY_BUCKETS)
 
 struct Reader;
 
@@ -569,15 +572,18 @@ typedef struct Reader {
   int fd;
   int stop_fd;
   size_t buf_size;
-  size_t fast_max;  // largest READ answered here (the copy buffer's size)
-  unsigned nworkers;
-  Worker* workers;
+  size_t fast_max;   // largest READ answered here (the copy buffer's size)
+  uint32_t pipe_size;  // of each thread's reply pipe; 0: none
+  unsigned max_workers;
+  unsigned nworkers;  // threads started; grows under grow_lock, read atomically
+  Worker* workers;    // max_workers of them, the first nworkers started
   int joined;
   int stopping;  // atomic
   int ended;     // atomic: the end was posted to JS
   int busy;      // atomic: threads answering a READ
   pthread_mutex_t turn;
   pthread_mutex_t table_lock;
+  pthread_mutex_t grow_lock;
   Handle** buckets;
   size_t nbuckets;
   size_t nhandles;  // written under table_lock; read without it as a hint
@@ -910,6 +916,8 @@ static void answer_read(Worker* w, Handle* h, uint64_t unique, uint64_t offset, 
 #define READ_IN_SIZE 40
 #define FUSE_READ 15
 
+static int spawn_worker(Reader* r);
+
 // Answers the request here if it is a READ of a planned handle: true when it was answered.
 static int answer_here(Worker* w, size_t n) {
   Reader* r = w->r;
@@ -925,11 +933,16 @@ static int answer_here(Worker* w, size_t n) {
   if (size > r->fast_max) return 0;
   Handle* h = handle_get(r, fh);
   if (h == NULL) return 0;
-  if (__atomic_add_fetch(&r->busy, 1, __ATOMIC_ACQ_REL) >= (int)r->nworkers) {
-    __atomic_sub_fetch(&r->busy, 1, __ATOMIC_ACQ_REL);
-    handle_put(h);
-    add_stat(&r->stats.passed, 1);
-    return 0;
+  int busy = __atomic_add_fetch(&r->busy, 1, __ATOMIC_ACQ_REL);
+  if (busy >= (int)__atomic_load_n(&r->nworkers, __ATOMIC_ACQUIRE)) {
+    // This thread is the last one free: another takes its place at the device, if it may.
+    if (__atomic_load_n(&r->nworkers, __ATOMIC_ACQUIRE) < r->max_workers) spawn_worker(r);
+    if (busy >= (int)__atomic_load_n(&r->nworkers, __ATOMIC_ACQUIRE)) {
+      __atomic_sub_fetch(&r->busy, 1, __ATOMIC_ACQ_REL);
+      handle_put(h);
+      add_stat(&r->stats.passed, 1);
+      return 0;
+    }
   }
   answer_read(w, h, unique, offset, size);
   __atomic_sub_fetch(&r->busy, 1, __ATOMIC_ACQ_REL);
@@ -972,18 +985,68 @@ static void clear_handles(Reader* r) {
   pthread_mutex_unlock(&r->table_lock);
 }
 
+static void free_worker(Worker* w) {
+  if (w->pipe_r >= 0) close(w->pipe_r);
+  if (w->pipe_w >= 0) close(w->pipe_w);
+  w->pipe_r = w->pipe_w = -1;
+  free(w->buf);
+  free(w->data);
+  free(w->pieces);
+  w->buf = w->data = NULL;
+  w->pieces = NULL;
+}
+
 static void free_workers(Reader* r) {
-  for (unsigned i = 0; i < r->nworkers && r->workers != NULL; i++) {
-    Worker* w = &r->workers[i];
-    if (w->pipe_r >= 0) close(w->pipe_r);
-    if (w->pipe_w >= 0) close(w->pipe_w);
-    w->pipe_r = w->pipe_w = -1;
-    free(w->buf);
-    free(w->data);
-    free(w->pieces);
-    w->buf = w->data = NULL;
-    w->pieces = NULL;
+  for (unsigned i = 0; i < r->max_workers && r->workers != NULL; i++) free_worker(&r->workers[i]);
+}
+
+// A thread's buffers and reply pipe: 0, or ENOMEM.
+static int init_worker(Reader* r, Worker* w) {
+  w->pieces_cap = 64;
+  w->buf = (uint8_t*)malloc(r->buf_size);
+  w->pieces = (ReplyPiece*)malloc(w->pieces_cap * sizeof(ReplyPiece));
+  // The copy buffer is touched only as far as READs fill it.
+  w->data = r->max_workers > 1 ? (uint8_t*)malloc(r->fast_max > 0 ? r->fast_max : 1) : NULL;
+  if (w->buf == NULL || w->pieces == NULL || (r->max_workers > 1 && w->data == NULL)) {
+    free_worker(w);
+    return ENOMEM;
   }
+  int fds[2];
+  // No pipe (fs.pipe-max-size, the user's pipe quota): this thread copies its replies.
+  if (r->max_workers > 1 && r->pipe_size > 0 && make_pipe(fds, r->pipe_size) == 0) {
+    w->pipe_r = fds[0];
+    w->pipe_w = fds[1];
+    w->pipe_pages = r->pipe_size / 4096;
+  }
+  return 0;
+}
+
+// Starts one more thread, unless the maximum runs or the reader is stopping: 0, or an
+// errno. Called from a thread that holds a use of the threadsafe function (or at start),
+// so acquiring another for the new thread is allowed.
+static int spawn_worker(Reader* r) {
+  int e = 0;
+  pthread_mutex_lock(&r->grow_lock);
+  unsigned i = r->nworkers;
+  if (__atomic_load_n(&r->stopping, __ATOMIC_ACQUIRE) || i >= r->max_workers) e = EAGAIN;
+  Worker* w = e == 0 ? &r->workers[i] : NULL;
+  if (e == 0) e = init_worker(r, w);
+  if (e == 0 && napi_acquire_threadsafe_function(r->tsfn) != napi_ok) {
+    free_worker(w);
+    e = ECANCELED;
+  }
+  if (e == 0) {
+    e = pthread_create(&w->thread, NULL, worker_loop, w);
+    if (e != 0) {
+      napi_release_threadsafe_function(r->tsfn, napi_tsfn_release);
+      free_worker(w);
+    } else {
+      w->started = 1;
+      __atomic_store_n(&r->nworkers, i + 1, __ATOMIC_RELEASE);
+    }
+  }
+  pthread_mutex_unlock(&r->grow_lock);
+  return e;
 }
 
 // Stops and joins the threads (a thread answering a READ finishes it first: the wait is
@@ -991,11 +1054,15 @@ static void free_workers(Reader* r) {
 static void join_reader(Reader* r) {
   if (r->joined) return;
   r->joined = 1;
+  // Under grow_lock: no thread starts once this is seen, and none is being started now.
+  pthread_mutex_lock(&r->grow_lock);
   __atomic_store_n(&r->stopping, 1, __ATOMIC_RELEASE);
+  unsigned n = r->nworkers;
+  pthread_mutex_unlock(&r->grow_lock);
   uint64_t one = 1;
   ssize_t wr = write(r->stop_fd, &one, sizeof one);
   (void)wr;
-  for (unsigned i = 0; i < r->nworkers; i++) {
+  for (unsigned i = 0; i < n; i++) {
     if (r->workers[i].started) pthread_join(r->workers[i].thread, NULL);
   }
   clear_handles(r);
@@ -1007,6 +1074,7 @@ static void free_reader(Reader* r) {
   if (r->stop_fd >= 0) close(r->stop_fd);
   pthread_mutex_destroy(&r->turn);
   pthread_mutex_destroy(&r->table_lock);
+  pthread_mutex_destroy(&r->grow_lock);
   free(r->workers);
   free(r->buckets);
   free(r);
@@ -1027,57 +1095,49 @@ static int get_option_u32(napi_env env, napi_value obj, const char* name, uint32
 }
 
 // startReader(fd, bufferSize, callback(request, errno, changedFh), options?) → handle.
-// options: threads (default 1; READs are answered here only with 2 or more), pipeSize
-// (bytes of each thread's reply pipe; 0: READs answered here are copied, not spliced),
-// fastMax (largest READ answered here; default 1 MiB).
+// options: threads (the most threads, 1–64, default 1; READs are answered here only with
+// 2 or more), startThreads (threads started at once, default min(4, threads); more start
+// as READs keep them busy), pipeSize (bytes of each thread's reply pipe; 0: READs answered
+// here are copied, not spliced), fastMax (largest READ answered here; default 1 MiB).
 static napi_value start_reader(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t fd = -1;
-  uint32_t size = 0, threads = 1, pipe_size = 0, fast_max = 1 << 20;
+  uint32_t size = 0, threads = 1, start = 0, pipe_size = 0, fast_max = 1 << 20;
   napi_valuetype options_type = napi_undefined;
   if (argc >= 4) napi_typeof(env, argv[3], &options_type);
   if (argc < 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_uint32(env, argv[1], &size) != napi_ok ||
       size < 8192 ||
       (options_type == napi_object &&
-       (get_option_u32(env, argv[3], "threads", &threads) || get_option_u32(env, argv[3], "pipeSize", &pipe_size) ||
-        get_option_u32(env, argv[3], "fastMax", &fast_max))) ||
+       (get_option_u32(env, argv[3], "threads", &threads) || get_option_u32(env, argv[3], "startThreads", &start) ||
+        get_option_u32(env, argv[3], "pipeSize", &pipe_size) || get_option_u32(env, argv[3], "fastMax", &fast_max))) ||
       threads < 1 || threads > 64) {
-    napi_throw_type_error(env, NULL, "startReader(fd, bufferSize >= 8192, callback, { threads: 1..64, pipeSize, fastMax }?)");
+    napi_throw_type_error(env, NULL,
+                          "startReader(fd, bufferSize >= 8192, callback, { threads: 1..64, startThreads, pipeSize, fastMax }?)");
     return NULL;
   }
+  if (start == 0) start = threads < 4 ? threads : 4;
+  if (start > threads) start = threads;
   Reader* r = (Reader*)calloc(1, sizeof(Reader));
   if (r == NULL) return throw_errno(env, ENOMEM, "startReader");
   r->fd = fd;
   r->buf_size = size;
   r->fast_max = fast_max;
-  r->nworkers = threads;
+  r->pipe_size = pipe_size;
+  r->max_workers = threads;
   r->nbuckets = 64;
   r->stop_fd = eventfd(0, EFD_CLOEXEC);
   pthread_mutex_init(&r->turn, NULL);
   pthread_mutex_init(&r->table_lock, NULL);
+  pthread_mutex_init(&r->grow_lock, NULL);
   r->workers = (Worker*)calloc(threads, sizeof(Worker));
   r->buckets = (Handle**)calloc(r->nbuckets, sizeof(Handle*));
   int e = r->stop_fd < 0 ? errno : 0;
   if (e == 0 && (r->workers == NULL || r->buckets == NULL)) e = ENOMEM;
   for (unsigned i = 0; e == 0 && i < threads; i++) {
-    Worker* w = &r->workers[i];
-    w->r = r;
-    w->pipe_r = w->pipe_w = -1;
-    w->pieces_cap = 64;
-    w->buf = (uint8_t*)malloc(size);
-    w->pieces = (ReplyPiece*)malloc(w->pieces_cap * sizeof(ReplyPiece));
-    // The copy buffer is touched only as far as READs fill it.
-    w->data = threads > 1 ? (uint8_t*)malloc(fast_max > 0 ? fast_max : 1) : NULL;
-    if (w->buf == NULL || w->pieces == NULL || (threads > 1 && w->data == NULL)) e = ENOMEM;
-    int fds[2];
-    // No pipe (fs.pipe-max-size, the user's pipe quota): this thread copies its replies.
-    if (e == 0 && threads > 1 && pipe_size > 0 && make_pipe(fds, pipe_size) == 0) {
-      w->pipe_r = fds[0];
-      w->pipe_w = fds[1];
-      w->pipe_pages = pipe_size / 4096;
-    }
+    r->workers[i].r = r;
+    r->workers[i].pipe_r = r->workers[i].pipe_w = -1;
   }
   if (e != 0) {
     free_reader(r);
@@ -1085,21 +1145,18 @@ static napi_value start_reader(napi_env env, napi_callback_info info) {
   }
   napi_value name;
   napi_create_string_utf8(env, "vvf-fuse-reader", NAPI_AUTO_LENGTH, &name);
-  // One use of the function per thread: each releases its own as it ends.
-  if (napi_create_threadsafe_function(env, argv[2], NULL, name, 0, threads, NULL, NULL, NULL, deliver, &r->tsfn) != napi_ok) {
+  // One use of the function for this call, and one per thread (acquired as each starts):
+  // each thread releases its own as it ends.
+  if (napi_create_threadsafe_function(env, argv[2], NULL, name, 0, 1, NULL, NULL, NULL, deliver, &r->tsfn) != napi_ok) {
     free_reader(r);
     return throw_errno(env, EINVAL, "napi_create_threadsafe_function");
   }
-  for (unsigned i = 0; i < threads; i++) {
-    e = pthread_create(&r->workers[i].thread, NULL, worker_loop, &r->workers[i]);
-    if (e != 0) {
-      // The threads not started give up their uses; those started are stopped.
-      for (unsigned k = i; k < threads; k++) napi_release_threadsafe_function(r->tsfn, napi_tsfn_release);
-      join_reader(r);
-      free_reader(r);
-      return throw_errno(env, e, "pthread_create");
-    }
-    r->workers[i].started = 1;
+  for (unsigned i = 0; i < start && e == 0; i++) e = spawn_worker(r);
+  napi_release_threadsafe_function(r->tsfn, napi_tsfn_release);
+  if (e != 0) {
+    join_reader(r);
+    free_reader(r);
+    return throw_errno(env, e, "startReader");
   }
   napi_value handle;
   napi_create_external(env, r, finalize_reader, NULL, &handle);
@@ -1243,7 +1300,7 @@ static napi_value fast_open(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "fastOpen: one descriptor per source of the plan");
     return NULL;
   }
-  if (r->joined || r->nworkers < 2) return throw_errno(env, ENOTCONN, "fastOpen");
+  if (r->joined || r->max_workers < 2) return throw_errno(env, ENOTCONN, "fastOpen");
   Handle* h = (Handle*)calloc(1, sizeof(Handle));
   if (h == NULL) return throw_errno(env, ENOMEM, "fastOpen");
   h->fh = fh;
@@ -1340,8 +1397,8 @@ static napi_value fast_release(napi_env env, napi_callback_info info) {
 }
 
 // readerStats(reader) → Float64Array: reads, bytes, errors, spliced, copied, passed,
-// changed, then per latency bucket (LATENCY_BOUNDS_US, then +Inf) its count and its sum in
-// nanoseconds. Totals since the reader started.
+// changed (totals since the reader started), the threads running now, then per latency
+// bucket (LATENCY_BOUNDS_US, then +Inf) its count and its sum in nanoseconds.
 static napi_value reader_stats(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -1359,6 +1416,7 @@ static napi_value reader_stats(napi_env env, napi_callback_info info) {
   const uint64_t* totals[] = {&s->reads, &s->bytes, &s->errors, &s->spliced, &s->copied, &s->passed, &s->changed};
   size_t k = 0;
   for (size_t i = 0; i < 7; i++) d[k++] = (double)__atomic_load_n(totals[i], __ATOMIC_RELAXED);
+  d[k++] = (double)__atomic_load_n(&r->nworkers, __ATOMIC_ACQUIRE);
   for (size_t b = 0; b < LATENCY_BUCKETS; b++) {
     d[k++] = (double)__atomic_load_n(&s->count[b], __ATOMIC_RELAXED);
     d[k++] = (double)__atomic_load_n(&s->sum_ns[b], __ATOMIC_RELAXED);

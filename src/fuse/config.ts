@@ -10,8 +10,9 @@ export interface MountConfig extends CatalogConfig {
   /** The mount's readahead in KiB (root only; 0 keeps the kernel's; default: what the session chooses). */
   readaheadKb?: number;
   /**
-   * Threads reading /dev/fuse; with 2 or more, READs of local files' bytes are answered on
-   * them without the event loop (1: every request through JS). Default: the session's (8).
+   * The most threads reading /dev/fuse; with 2 or more, READs of local files' bytes are
+   * answered on them without the event loop (1: every request through JS). Default: the
+   * session's (32, of which 4 start with it).
    */
   fuseThreads?: number;
 }

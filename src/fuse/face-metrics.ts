@@ -48,6 +48,7 @@ export function statsSummary(stats: FuseStats): Record<string, unknown> {
     splicedReads: stats.splicedReads,
     nativeReads: stats.nativeReads,
     nativeBusy: stats.nativeBusy,
+    readerThreads: stats.readerThreads,
     sourceChanges: stats.sourceChanges,
     timeouts: stats.timeouts,
     interrupts: stats.interrupts,

@@ -26,6 +26,8 @@ export interface NativeReadDelta {
   spliced: number;
   /** READs passed to JS: every other thread was busy. */
   passed: number;
+  /** Reader threads running now. */
+  threads: number;
   /** Latencies to count, in milliseconds: `count` READs of `ms` each (a bucket's mean). */
   latencies: { ms: number; count: number }[];
 }
@@ -100,6 +102,7 @@ export class NativeReads {
       errors: d(NativeReadStats.errors),
       spliced: d(NativeReadStats.spliced),
       passed: d(NativeReadStats.passed),
+      threads: now[NativeReadStats.threads] ?? 0,
       latencies,
     };
   }

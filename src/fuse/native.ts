@@ -60,8 +60,10 @@ export interface FuseNative {
 
 /** Options of {@link FuseNative.startReader}. */
 export interface ReaderOptions {
-  /** Threads reading /dev/fuse (1–64; default 1). READs are answered on them only with 2 or more. */
+  /** The most threads reading /dev/fuse (1–64; default 1). READs are answered on them only with 2 or more. */
   threads?: number;
+  /** Threads started at once (default min(4, threads)); more start while READs keep all but one busy. */
+  startThreads?: number;
   /** Bytes of each thread's reply pipe; 0: READs answered on the threads are copied (pread + writev). */
   pipeSize?: number;
   /** Largest READ answered on the threads (their copy buffer); larger ones go to JS. */
@@ -82,7 +84,9 @@ export const NativeReadStats = {
   passed: 5,
   /** Handles that found a source changed. */
   changed: 6,
-  BUCKETS_AT: 7,
+  /** Threads running now (not a total). */
+  threads: 7,
+  BUCKETS_AT: 8,
 } as const;
 
 /** The addon's FUSE functions, or null when the addon is not built (or predates native/fuse.c). */

@@ -66,10 +66,13 @@ const MAX_SCRATCH = 16;
 /** Pipes kept for spliced replies (one per reply in flight). */
 const MAX_PIPES = 16;
 /**
- * Threads reading /dev/fuse. READs answered on them wait for the disk there, so several
- * let cold reads overlap (one thread is always kept for the other requests).
+ * The most threads reading /dev/fuse. READs answered on them wait for the disk there, so
+ * several let cold reads overlap (one thread is always kept for the other requests): a
+ * cold sequential reader keeps a dozen or more READs in flight (16 MiB of readahead).
  */
-const DEFAULT_READER_THREADS = 8;
+const DEFAULT_READER_THREADS = 32;
+/** Reader threads started with the session; more start as READs keep them busy. */
+const START_READER_THREADS = 4;
 /** How often the reader threads' READ counters are added to the stats (and the metrics' callback). */
 const NATIVE_STATS_MS = 1000;
 
@@ -99,6 +102,8 @@ export interface FuseStats {
   nativeReads: number;
   /** READs of files answered natively that went through JS because every other thread was busy. */
   nativeBusy: number;
+  /** Reader threads running now. */
+  readerThreads: number;
   /** Open files whose READs found a source changed since the file was compiled (answered EIO). */
   sourceChanges: number;
 }
@@ -120,9 +125,10 @@ export interface FuseSessionOptions {
   /** Called once the kernel's INIT is answered, with what was agreed. */
   onInit?: (init: InitOut) => void;
   /**
-   * Threads reading /dev/fuse (1–64). With 2 or more (default 8), READs of files whose
-   * bytes are all held bytes and local files are answered on those threads without the
-   * event loop, up to all threads but one at a time; 1 sends every request through JS.
+   * The most threads reading /dev/fuse (1–64). With 2 or more (default 32; 4 start, more
+   * as READs keep them busy), READs of files whose bytes are all held bytes and local
+   * files are answered on those threads without the event loop, up to all threads but one
+   * at a time (past that, through JS); 1 sends every request through JS.
    * Such a READ is not under `deadlineMs`, nor answered EINTR on an interrupt: a read of
    * a local file cannot be abandoned midway, so the disk bounds it (as it bounds a read of
    * the file itself); the thread always kept at /dev/fuse answers everything else meanwhile.
@@ -179,6 +185,7 @@ export class FuseSession {
     inFlight: 0,
     nativeReads: 0,
     nativeBusy: 0,
+    readerThreads: 1,
     sourceChanges: 0,
   };
   /** Resolves once the kernel's INIT has been answered. */
@@ -262,6 +269,7 @@ export class FuseSession {
       // READs answered on the threads are spliced through pipes of the size the first one got, or copied.
       {
         threads: native ? this.readerThreads : 1,
+        startThreads: Math.min(START_READER_THREADS, this.readerThreads),
         pipeSize: this.spliceEnabled ? this.pipeSize : 0,
         fastMax: this.maxPages * 4096,
       },
@@ -362,6 +370,7 @@ export class FuseSession {
     const d = this.nativeReads.delta();
     const s = this.counters;
     s.nativeBusy += d.passed;
+    s.readerThreads = d.threads;
     if (d.reads === 0) return;
     s.requests.READ = (s.requests.READ ?? 0) + d.reads;
     s.nativeReads += d.reads;

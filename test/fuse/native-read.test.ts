@@ -42,6 +42,7 @@ const skip = canMount ? false : 'needs root and the native addon with native REA
 const RANDOM_READS = `
 import json, os, random, sys
 path, ref_path, count, seed, direct = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1"
+fixed = int(sys.argv[6]) if len(sys.argv) > 6 else 0
 ref = open(ref_path, "rb").read()
 fd = os.open(path, os.O_RDONLY | (os.O_DIRECT if direct else 0))
 rng = random.Random(seed)
@@ -49,7 +50,7 @@ size = len(ref)
 bad = []
 for _ in range(count):
     at = rng.randrange(0, size + 100)
-    length = rng.choice([1, 17, 4095, 4096, 65536, 131077, 1 << 20, rng.randrange(1, 600000)])
+    length = fixed or rng.choice([1, 17, 4095, 4096, 65536, 131077, 1 << 20, rng.randrange(1, 600000)])
     try:
         got = os.pread(fd, length, at)
     except OSError as e:
@@ -274,6 +275,19 @@ describe('READs answered on the native reader threads', { skip }, () => {
     assert.equal(s.splicedReads, 0);
     // One thread stays at the device: READs beyond one at a time went through JS, and were right too.
     assert.ok((s.requests.READ ?? 0) >= s.nativeReads);
+  });
+
+  test('eight readers of 1 MiB at once: more reader threads start (4 at first), all bytes right', async () => {
+    assert.equal(spliced!.stats.readerThreads >= 4, true);
+    const readers = [11, 12, 13, 14, 15, 16, 17, 18].map((seed) =>
+      run('python3', [randomScript, join(splicedDir, 'virtual.mp4'), reference, '100', String(seed), '1', String(MiB)], 60_000),
+    );
+    for (const r of await Promise.all(readers)) {
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout).badCount, 0, r.stdout);
+    }
+    const threads = spliced!.stats.readerThreads;
+    assert.ok(threads > 4 && threads <= 32, `${threads} reader threads`);
   });
 
   test('RELEASE closes the descriptors an open file held; none are left after many opens', async () => {

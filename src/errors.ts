@@ -59,6 +59,8 @@ export const ErrorCodes = {
   ENCODE_FAILED: 'encoding failed',
   /** An encoded output failed a check before publishing (frame count, timestamps, sync, decoding, alignment). */
   ENCODE_CHECK_FAILED: 'an encoded output failed its checks',
+  /** An uploaded output is not what its upload declared (size or SHA-256): nothing of it is kept. */
+  UPLOAD_MISMATCH: 'an upload does not match its declared size or checksum',
   /** Command-line or API usage error. */
   USAGE: 'usage error',
   /** An internal invariant failed: a bug in vvf. */
@@ -118,6 +120,8 @@ const KINDS: Record<ErrorCode, { kind: ErrorKind; retryable: boolean }> = {
   OUTPUT_UNWRITABLE: { kind: 'bad-input', retryable: false },
   ENCODE_FAILED: { kind: 'source-failed', retryable: true },
   ENCODE_CHECK_FAILED: { kind: 'source-failed', retryable: false },
+  // Bytes lost or changed on the way: sending them again may work.
+  UPLOAD_MISMATCH: { kind: 'bad-input', retryable: true },
   UNAUTHORIZED: { kind: 'forbidden', retryable: false },
   FORBIDDEN: { kind: 'forbidden', retryable: false },
   CLIENT_GONE: { kind: 'cancelled', retryable: false },

@@ -1,6 +1,6 @@
 // The one-way layers of DESIGN.md, checked on every import in src/: a lower layer never
 // imports a higher one, and faces never import each other. The CLI is the process's entry
-// point: its `serve`, `mount` and `encode` verbs start the other faces, and only they may reach them.
+// point: its `serve`, `mount`, `encode` and `worker` verbs start the other faces, and only they may reach them.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -32,6 +32,7 @@ const LAUNCHERS: Record<string, readonly string[]> = {
   'cli/commands/serve.ts': ['server', 'fuse'],
   'cli/commands/mount.ts': ['fuse'],
   'cli/commands/encode.ts': ['server', 'encode'],
+  'cli/commands/worker.ts': ['encode'],
 };
 
 function files(dir: string): string[] {

@@ -1,6 +1,6 @@
 /**
- * Prometheus metrics in the text exposition format, with no dependency: counters and
- * histograms with label sets. One registry per process, shared by the catalog and every
+ * Prometheus metrics in the text exposition format, with no dependency: counters, gauges
+ * and histograms with label sets. One registry per process, shared by the catalog and every
  * face in it; the HTTP face renders it on GET /metrics.
  */
 import { VvfError } from '../errors.js';
@@ -30,6 +30,24 @@ export class Counter {
   }
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
+    if (this.values.size === 0) lines.push(`${this.name} 0`);
+    for (const [k, v] of this.values) lines.push(`${this.name}${k ? `{${k}}` : ''} ${v}`);
+    return lines.join('\n');
+  }
+}
+
+/** A value that goes up and down (tasks in each state), set from where it is known before each render. */
+export class Gauge {
+  private readonly values = new Map<string, number>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
+  set(labels: Labels, value: number): void {
+    this.values.set(labelKey(labels), value);
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`];
     if (this.values.size === 0) lines.push(`${this.name} 0`);
     for (const [k, v] of this.values) lines.push(`${this.name}${k ? `{${k}}` : ''} ${v}`);
     return lines.join('\n');
@@ -74,11 +92,15 @@ export const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 
 /** Every metric of a process, rendered in the order they were made. */
 export class MetricsRegistry {
-  private readonly metrics = new Map<string, Counter | Histogram>();
+  private readonly metrics = new Map<string, Counter | Gauge | Histogram>();
   private readonly collectors: (() => void)[] = [];
 
   counter(name: string, help: string): Counter {
     return this.add(name, () => new Counter(name, help), Counter);
+  }
+
+  gauge(name: string, help: string): Gauge {
+    return this.add(name, () => new Gauge(name, help), Gauge);
   }
 
   histogram(name: string, help: string, buckets: number[] = SECONDS): Histogram {
@@ -96,7 +118,7 @@ export class MetricsRegistry {
   }
 
   /** The metric of that name, made once: two users of one name share it. */
-  private add<T extends Counter | Histogram>(name: string, make: () => T, type: new (...a: never[]) => T): T {
+  private add<T extends Counter | Gauge | Histogram>(name: string, make: () => T, type: new (...a: never[]) => T): T {
     const known = this.metrics.get(name);
     if (known !== undefined) {
       if (!(known instanceof type)) throw new VvfError('BUG', `metric ${name} registered twice with different types`);

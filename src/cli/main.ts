@@ -10,6 +10,7 @@ import { packagePresentation, packageUsage } from './commands/package.js';
 import { serve, serveUsage } from './commands/serve.js';
 import { sign, signUsage } from './commands/sign.js';
 import { split, splitUsage } from './commands/split.js';
+import { worker, workerUsage } from './commands/worker.js';
 
 const USAGE = `usage: vvf <command> [options]
 
@@ -21,6 +22,7 @@ ${composeUsage}
 ${splitUsage}
 ${packageUsage}
 ${encodeUsage}
+${workerUsage}
 ${serveUsage}
 ${mountUsage}
 ${umountUsage}
@@ -55,6 +57,8 @@ async function main(argv: string[]): Promise<number> {
       return split(rest);
     case 'encode':
       return encode(rest);
+    case 'worker':
+      return worker(rest);
     case 'package':
       return packagePresentation(rest);
     case 'serve':

@@ -1,8 +1,8 @@
 // An encode job: analyze, plan chunks as virtual files, encode every rung of each chunk in one ffmpeg, assemble virtually, check, publish.
-import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, unlink } from 'node:fs/promises';
+import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
+import { recipeId } from '../catalog/recipe-id.js';
 import type { Registered } from '../catalog/registry.js';
 import type { Recipe, RecipePiece, TrackRef } from '../compose/recipe.js';
 import { parseRecipe } from '../compose/recipe.js';
@@ -13,10 +13,11 @@ import type { Movie } from '../model/movie.js';
 import { movieOfFile } from '../virtual/file-movie.js';
 import { presentationFiles } from '../virtual/presentation-file.js';
 import { type CheckFailure, checkAlignment, checkChunk, compareWithSource, decodeErrors, describeFailures } from './checks.js';
-import { audioArgs, chunkArgs, encoderOf, type VideoSettings } from './ffmpeg-args.js';
-import { describeFile, fingerprintOf, type JobState, readJob, stillDone, type TaskState, writeJob } from './job-state.js';
+import type { EncodeEngine, EncodeTask } from './engine.js';
+import { audioArgs, chunkArgs, encoderOf, INPUT_ARG, outputArg, type VideoSettings } from './ffmpeg-args.js';
+import { fingerprintOf, type JobState, readJob, stillDone, type TaskState, writeJob } from './job-state.js';
 import { type Rung, sizeRungs } from './ladder.js';
-import { type EncodeTask, runLocalPool } from './local-pool.js';
+import { localEngine } from './local-pool.js';
 import { analyzeSource, type ChunkPlan, planChunks, type SourceAnalysis } from './plan.js';
 
 /** What `vvf encode` asks for. */
@@ -32,7 +33,7 @@ export interface EncodeOptions {
   decodeFallback: boolean;
   audio: 'encode' | 'copy';
   audioBitrate?: number;
-  /** Encoder processes at once. */
+  /** Encoder processes at once (the local pool). */
   jobs: number;
   /** Target segment duration of the published DASH/HLS set. */
   segmentSeconds: number;
@@ -40,6 +41,13 @@ export interface EncodeOptions {
   taskTimeoutMs?: number;
   /** Where an encoder reads a registered file (the coordinator's `vvf serve`). */
   fileUrl(id: string): string;
+  /**
+   * Where an encoder reads a task's input, given its recipe (a signed URL, for workers on
+   * other machines). Without it the input is registered and read at `fileUrl(id)`.
+   */
+  inputUrl?(recipe: Recipe): string;
+  /** What runs the tasks (default: the local pool, `jobs` at a time). */
+  engine?: EncodeEngine;
   events?: EncodeEvents;
 }
 
@@ -47,7 +55,7 @@ export interface EncodeOptions {
 export interface EncodeEvents {
   phase?(state: JobState['state'], job: JobState): void;
   planned?(analysis: SourceAnalysis, plan: ChunkPlan, rungs: Rung[], dropped: Rung[]): void;
-  taskStart?(id: string, attempt: number): void;
+  taskStart?(id: string, attempt: number, worker?: string): void;
   taskProgress?(id: string, frame: number, fps: number): void;
   taskDone?(id: string, seconds: number, skipped: boolean): void;
   taskRetry?(id: string, error: string, delayMs: number): void;
@@ -61,6 +69,7 @@ export interface EncodeResult {
 }
 
 const chunkId = (i: number) => `chunk-${String(i).padStart(4, '0')}`;
+/** Where output files go, relative to the job directory (also what an upload may name). */
 const chunkOutput = (rung: string, i: number) => join('chunks', rung, `${String(i).padStart(4, '0')}.mp4`);
 const AUDIO_OUTPUT = join('audio', 'audio.mp4');
 
@@ -136,8 +145,8 @@ export async function runEncode(catalog: Catalog, opts: EncodeOptions): Promise<
     await removePartials([...rungs.map((r) => join(opts.dir, 'chunks', r.name)), join(opts.dir, 'audio')]);
 
     const byId = new Map(job.tasks.map((t) => [t.id, t]));
-    const registered = new Map<string, Registered>();
-    const partials = new Map<string, [string, string][]>();
+    // The catalog id of each task's input, dropped once the task is done.
+    const inputs = new Map<string, string>();
     const tasks: EncodeTask[] = [];
     for (const t of job.tasks) {
       if (t.state === 'done') {
@@ -145,53 +154,61 @@ export async function runEncode(catalog: Catalog, opts: EncodeOptions): Promise<
         continue;
       }
       t.state = 'pending';
-      tasks.push(await taskFor(t, plan, rungs, opts, video, audio, catalog, registered, partials));
+      tasks.push(await taskFor(t, plan, rungs, opts, video, audio, catalog, inputs));
     }
     let saving = Promise.resolve();
     const save = () => {
       saving = saving.then(() => writeJob(opts.dir, job));
       return saving;
     };
-    const encoderPeak = await runLocalPool(
-      tasks,
-      {
-        start: (task, attempt) => {
-          const t = byId.get(task.id)!;
-          t.state = 'running';
-          t.attempts = attempt;
-          ev.taskStart?.(task.id, attempt);
+    const engine =
+      opts.engine ??
+      localEngine({
+        jobs: opts.jobs,
+        attempts: opts.attempts ?? 3,
+        ...(opts.taskTimeoutMs ? { timeoutMs: opts.taskTimeoutMs } : {}),
+      });
+    const encoderPeak = await engine
+      .run(
+        tasks,
+        {
+          start: (task, attempt, worker) => {
+            const t = byId.get(task.id)!;
+            t.state = 'running';
+            t.attempts = attempt;
+            if (worker !== undefined) t.worker = worker;
+            else delete t.worker;
+            ev.taskStart?.(task.id, attempt, worker);
+          },
+          progress: (task, p) => ev.taskProgress?.(task.id, p.frame, p.fps),
+          retry: (task, error, delayMs) => {
+            byId.get(task.id)!.error = error;
+            ev.taskRetry?.(task.id, error, delayMs);
+          },
+          done: async (task, r) => {
+            const t = byId.get(task.id)!;
+            // The engine put them in place and says what they are: the record a resumed run checks.
+            t.outputs = { ...r.outputs };
+            t.state = 'done';
+            t.seconds = r.seconds;
+            if (r.worker !== undefined) t.worker = r.worker;
+            delete t.error;
+            // The chunk's virtual file is no longer needed: nothing of it stays registered.
+            const input = inputs.get(task.id);
+            if (input !== undefined) await catalog.delete(input).catch(() => false);
+            ev.taskDone?.(task.id, r.seconds, false);
+            await save();
+          },
         },
-        progress: (task, p) => ev.taskProgress?.(task.id, p.frame, p.fps),
-        retry: (task, error, delayMs) => {
-          byId.get(task.id)!.error = error;
-          ev.taskRetry?.(task.id, error, delayMs);
-        },
-        done: async (task, r) => {
-          const t = byId.get(task.id)!;
-          // Written under names of this attempt's own, renamed once whole: an encoder left over from a
-          // crashed run, or a failed attempt, never leaves a file under a name a run trusts.
-          for (const [temp, final] of partials.get(task.id) ?? []) {
-            await rename(join(opts.dir, temp), join(opts.dir, final));
-            t.outputs[final] = await describeFile(join(opts.dir, final));
-          }
-          t.state = 'done';
-          t.seconds = r.seconds;
-          delete t.error;
-          // The chunk's virtual file is no longer needed: nothing of it stays registered.
-          const entry = registered.get(task.id);
-          if (entry) await catalog.delete(entry.id);
-          ev.taskDone?.(task.id, r.seconds, false);
-          await save();
-        },
-      },
-      { jobs: opts.jobs, attempts: opts.attempts ?? 3, ...(opts.taskTimeoutMs ? { timeoutMs: opts.taskTimeoutMs } : {}) },
-    ).catch(async (e: unknown) => {
-      job.state = 'failed';
-      job.failure = e instanceof Error ? e.message : String(e);
-      for (const t of job.tasks) if (t.state === 'running') t.state = 'failed';
-      await save();
-      throw e;
-    });
+        { dir: opts.dir, fingerprint },
+      )
+      .catch(async (e: unknown) => {
+        job.state = 'failed';
+        job.failure = e instanceof Error ? e.message : String(e);
+        for (const t of job.tasks) if (t.state === 'running') t.state = 'failed';
+        await save();
+        throw e;
+      });
     await saving;
 
     const result = await assembleAndPublish(catalog, opts, job, movie, plan, rungs, audio);
@@ -216,7 +233,10 @@ function chunkIndex(id: string): number {
   return Number(id.slice('chunk-'.length));
 }
 
-/** The ffmpeg run of a task, its input registered as a virtual file the encoder reads over HTTP. */
+/**
+ * The ffmpeg run of a task, its input a virtual file the encoder reads over HTTP: registered
+ * and read by id, or read by the signed URL of its recipe.
+ */
 async function taskFor(
   t: TaskState,
   plan: ChunkPlan,
@@ -225,16 +245,21 @@ async function taskFor(
   video: TrackRef,
   audio: TrackRef | undefined,
   catalog: Catalog,
-  registered: Map<string, Registered>,
-  partials: Map<string, [string, string][]>,
+  inputs: Map<string, string>,
 ): Promise<EncodeTask> {
-  const tag = randomBytes(4).toString('hex');
-  const partial = (final: string) => `${final}.${tag}.partial`;
+  const inputOf = async (recipe: Recipe): Promise<string> => {
+    if (opts.inputUrl) {
+      // Registered on the first read of its URL.
+      inputs.set(t.id, recipeId(catalog.underRoot(recipe)));
+      return opts.inputUrl(recipe);
+    }
+    const { entry } = await catalog.register(recipe);
+    inputs.set(t.id, entry.id);
+    return opts.fileUrl(entry.id);
+  };
   if (t.id === 'audio') {
-    const { entry } = await catalog.register(parseRecipe({ name: 'audio', tracks: [audio!] }));
-    registered.set(t.id, entry);
-    partials.set(t.id, [[partial(AUDIO_OUTPUT), AUDIO_OUTPUT]]);
-    return { id: t.id, args: audioArgs(opts.fileUrl(entry.id), join(opts.dir, partial(AUDIO_OUTPUT)), opts.audioBitrate) };
+    const input = await inputOf(parseRecipe({ name: 'audio', tracks: [audio!] }));
+    return { id: t.id, args: audioArgs(INPUT_ARG, outputArg(0), opts.audioBitrate), input, outputs: [AUDIO_OUTPUT] };
   }
   const i = chunkIndex(t.id);
   const cut = plan.cuts[i]!;
@@ -246,15 +271,19 @@ async function taskFor(
     start: `${cut}/${plan.timescale}`,
     ...(next !== undefined ? { end: `${next}/${plan.timescale}` } : {}),
   });
-  const { entry } = await catalog.register(recipe);
-  registered.set(t.id, entry);
-  const finals = rungs.map((r) => chunkOutput(r.name, i));
-  partials.set(
-    t.id,
-    finals.map((f) => [partial(f), f]),
-  );
-  const outputs = finals.map((f) => join(opts.dir, partial(f)));
-  return { id: t.id, args: chunkArgs(opts.fileUrl(entry.id), rungs, outputs, opts.video), frames: plan.frames[i] ?? 0 };
+  const input = await inputOf(recipe);
+  return {
+    id: t.id,
+    args: chunkArgs(
+      INPUT_ARG,
+      rungs,
+      rungs.map((_, k) => outputArg(k)),
+      opts.video,
+    ),
+    input,
+    outputs: rungs.map((r) => chunkOutput(r.name, i)),
+    frames: plan.frames[i] ?? 0,
+  };
 }
 
 /** Each rung as pieces (its chunk outputs, in order). */

@@ -1,4 +1,5 @@
 // ffmpeg command lines of an encode: one process per chunk decodes once and encodes every rung; audio once, whole.
+import { VvfError } from '../errors.js';
 import { ENCODERS, type EncodeCodec, type Rung } from './ladder.js';
 
 /** How the video of every rung is encoded. */
@@ -168,4 +169,37 @@ export function audioArgs(input: string, output: string, bitrate = 128_000): str
 /** How every encode reads its input: quiet but for errors, progress as `key=value` lines on stdout. */
 function reading(input: string): string[] {
   return ['-hide_banner', '-nostdin', '-v', 'error', '-progress', 'pipe:1', '-nostats', '-i', input];
+}
+
+/**
+ * Where a task's input goes in its arguments, until the engine that runs it knows where it
+ * reads from (this machine's server, or a coordinator's signed URL).
+ */
+export const INPUT_ARG = '{vvf:input}';
+
+/** Where a task's `i`-th output goes, until the engine knows where it writes (a partial file of the job, a worker's temp folder). */
+export function outputArg(i: number): string {
+  return `{vvf:output:${i}}`;
+}
+
+/**
+ * The arguments with the input and outputs in place. Only whole arguments equal to a
+ * placeholder are replaced; each placeholder must be there exactly once, and no other:
+ * arguments that came through a queue are checked before ffmpeg runs them.
+ */
+export function fillArgs(args: readonly string[], input: string, outputs: readonly string[]): string[] {
+  const seen = new Set<string>();
+  const filled = args.map((a) => {
+    if (!a.startsWith('{vvf:')) return a;
+    if (seen.has(a)) throw new VvfError('USAGE', `ffmpeg arguments name ${a} twice`);
+    seen.add(a);
+    if (a === INPUT_ARG) return input;
+    const m = /^\{vvf:output:(\d+)\}$/.exec(a);
+    const out = m ? outputs[Number(m[1])] : undefined;
+    if (out === undefined) throw new VvfError('USAGE', `ffmpeg arguments hold ${a}, which names no output`);
+    return out;
+  });
+  if (!seen.has(INPUT_ARG) || seen.size !== outputs.length + 1)
+    throw new VvfError('USAGE', `ffmpeg arguments must name the input and ${outputs.length} outputs, each once`);
+  return filled;
 }

@@ -1,25 +1,13 @@
 // The local engine: a pool of ffmpeg processes on this machine, with retries, a per-task timeout, progress and peak memory.
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DoneFile } from '../catalog/encode-job.js';
 import { VvfError } from '../errors.js';
-
-/** One ffmpeg run: a chunk's every rung, or the audio. */
-export interface EncodeTask {
-  id: string;
-  args: string[];
-  /** Frames it will output per rung (progress and ETA), when known. */
-  frames?: number;
-}
-
-/** What the pool tells its caller as tasks go. */
-export interface PoolEvents {
-  start?(task: EncodeTask, attempt: number): void;
-  progress?(task: EncodeTask, p: { frame: number; fps: number }): void;
-  /** A successful run; the pool waits for it (the caller verifies and records the outputs). */
-  done(task: EncodeTask, r: { seconds: number; peakRss: number }): Promise<void>;
-  /** A failed attempt that will be retried after `delayMs`. */
-  retry?(task: EncodeTask, error: string, delayMs: number): void;
-}
+import type { EncodeEngine, EncodeTask, EngineEvents, EngineJob } from './engine.js';
+import { fillArgs } from './ffmpeg-args.js';
+import { describeFile } from './job-state.js';
 
 export interface PoolOptions {
   /** Processes at once (default: one per core). */
@@ -44,15 +32,19 @@ async function peakRssOf(pid: number): Promise<number> {
   }
 }
 
-/** Runs ffmpeg once: resolves with its peak memory, rejects with its last error lines. */
-function runOnce(
+/**
+ * Runs ffmpeg once: resolves with its peak memory, rejects with its last error lines. It is
+ * killed after `timeoutMs`, or when `signal` aborts.
+ */
+export function runFfmpeg(
   ffmpeg: string,
-  task: EncodeTask,
+  args: readonly string[],
   timeoutMs: number,
   onProgress: (p: { frame: number; fps: number }) => void,
+  signal?: AbortSignal,
 ): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(ffmpeg, task.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let peak = 0;
     let pending = '';
@@ -78,31 +70,52 @@ function runOnce(
     const sampler = setInterval(() => {
       if (child.pid !== undefined) void peakRssOf(child.pid).then((v) => (peak = Math.max(peak, v)));
     }, 250);
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (e) => {
+    let why = '';
+    const kill = (reason: string) => {
+      why = reason;
+      child.kill('SIGKILL');
+    };
+    const timer = setTimeout(() => kill(`killed after ${timeoutMs / 1000} s`), timeoutMs);
+    const onAbort = () => kill('stopped');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) onAbort();
+    const end = () => {
       clearInterval(sampler);
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    child.on('error', (e) => {
+      end();
       reject(new VvfError('SOURCE_UNREACHABLE', `cannot run ${ffmpeg}: ${e.message}`));
     });
-    child.on('exit', (code, signal) => {
-      clearInterval(sampler);
-      clearTimeout(timer);
+    child.on('exit', (code, sig) => {
+      end();
       if (code === 0) resolve(peak);
       else {
-        const why = signal === 'SIGKILL' ? `killed after ${timeoutMs / 1000} s` : `exit ${code ?? signal}`;
         const last = stderr.trim().split('\n').slice(-3).join(' | ');
-        reject(new Error(`${why}${last ? `: ${last}` : ''}`));
+        reject(new Error(`${why || `exit ${code ?? sig}`}${last ? `: ${last}` : ''}`));
       }
     });
   });
 }
 
 /**
- * Runs every task, `jobs` at a time, each retried with exponential backoff; a task that
- * fails every attempt fails the whole run with ENCODE_FAILED once the running ones end
- * (none is left behind). Resolves with the highest peak memory of any run.
+ * The local engine: every task `jobs` at a time, each retried with exponential backoff; a
+ * task that fails every attempt fails the whole run with ENCODE_FAILED once the running ones
+ * end (none is left behind). Each attempt writes its outputs under names of its own in the
+ * job directory (`….partial`), renamed once whole: an encoder left over from a crashed run,
+ * or a failed attempt, never leaves a file under a name a run trusts.
  */
-export async function runLocalPool(tasks: readonly EncodeTask[], events: PoolEvents, opts: PoolOptions): Promise<number> {
+export function localEngine(opts: PoolOptions): EncodeEngine {
+  return { run: (tasks, events, job) => runLocalPool(tasks, events, job, opts) };
+}
+
+async function runLocalPool(
+  tasks: readonly EncodeTask[],
+  events: EngineEvents,
+  job: EngineJob,
+  opts: PoolOptions,
+): Promise<number> {
   const attempts = opts.attempts ?? 3;
   const backoff = opts.backoffMs ?? 1000;
   const timeoutMs = opts.timeoutMs ?? 3_600_000;
@@ -116,12 +129,25 @@ export async function runLocalPool(tasks: readonly EncodeTask[], events: PoolEve
       for (let attempt = 1; ; attempt++) {
         events.start?.(task, attempt);
         const started = performance.now();
+        const tag = randomBytes(4).toString('hex');
+        const partials = task.outputs.map((o) => `${o}.${tag}.partial`);
         try {
-          const rss = await runOnce(ffmpeg, task, timeoutMs, (p) => events.progress?.(task, p));
+          const args = fillArgs(
+            task.args,
+            task.input,
+            partials.map((p) => join(job.dir, p)),
+          );
+          const rss = await runFfmpeg(ffmpeg, args, timeoutMs, (p) => events.progress?.(task, p));
           peak = Math.max(peak, rss);
-          await events.done(task, { seconds: (performance.now() - started) / 1000, peakRss: rss });
+          const outputs: Record<string, DoneFile> = {};
+          for (const [k, final] of task.outputs.entries()) {
+            await rename(join(job.dir, partials[k]!), join(job.dir, final));
+            outputs[final] = await describeFile(join(job.dir, final));
+          }
+          await events.done(task, { seconds: (performance.now() - started) / 1000, peakRss: rss, outputs });
           break;
         } catch (e) {
+          await Promise.all(partials.map((p) => unlink(join(job.dir, p)).catch(() => undefined)));
           const why = e instanceof Error ? e.message : String(e);
           if (attempt >= attempts) {
             failure ??= new VvfError('ENCODE_FAILED', `${task.id} failed ${attempts} times: ${why}`);

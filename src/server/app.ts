@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Catalog } from '../catalog/catalog.js';
+import type { JobState } from '../catalog/encode-job.js';
 import { manifestRecipe } from '../catalog/manifest-recipe.js';
 import type { Registered, Registry } from '../catalog/registry.js';
 import { isSignedPath, verifySigned } from '../catalog/signed-url.js';
+import { UPLOAD_ROUTE } from '../catalog/upload-auth.js';
 import { mpdName, multivariantName, offersDash, offersHls } from '../compose/presentation-paths.js';
 import { isPresentation, parseRecipe, type RecipeLayout } from '../compose/recipe.js';
 import { VvfError } from '../errors.js';
@@ -16,12 +18,13 @@ import type { ServeConfig } from './config.js';
 import { CorsPolicy } from './cors.js';
 import { responseErrors, responsePaths, sendError } from './errors.js';
 import { atLevel, type LogSink, requestLevel, stdoutSink } from './log.js';
-import { ServerMetrics } from './metrics.js';
+import { encodeJobMetrics, ServerMetrics } from './metrics.js';
 import { renderIndexPage } from './page.js';
 import { pageDataFor } from './page-data.js';
 import { servePlayerPage } from './player-page.js';
 import { ASSET_ROUTE, PLAYER_PAGE, servePlayerAsset } from './players.js';
 import { type ServeFileOptions, serveFile } from './serve-file.js';
+import { handleUpload, type UploadOptions } from './upload.js';
 
 /** A running `vvf serve`. */
 export interface VvfServer {
@@ -41,16 +44,27 @@ export type { LogSink } from './log.js';
 
 const MAX_BODY = 1 << 20;
 
-export async function startServer(
-  config: ServeConfig,
-  opts: { log?: LogSink; store?: MetadataStore; catalog?: Catalog } = {},
-): Promise<VvfServer> {
+/** What a launcher may add to a server besides its configuration. */
+export interface ServerOptions {
+  log?: LogSink;
+  store?: MetadataStore;
+  catalog?: Catalog;
+  /** The upload route (`PUT /upload/<path>`), for an encode coordinator; without it there is none. */
+  upload?: UploadOptions;
+  /** Encode jobs the page lists and /metrics counts (the coordinator's, as they go). */
+  jobs?: () => readonly JobState[];
+}
+
+export type { UploadOptions } from './upload.js';
+
+export async function startServer(config: ServeConfig, opts: ServerOptions = {}): Promise<VvfServer> {
   // Every line carries a level; those below the configured one are dropped here, for every sink.
   const log = atLevel(opts.log ?? stdoutSink, config.logLevel ?? 'info');
   // A catalog given by the caller is shared with other faces and outlives this server.
   const catalog = opts.catalog ?? (await Catalog.open(config, opts.store ? { store: opts.store } : {}));
   const registry = catalog.registry;
   const metrics = new ServerMetrics(catalog.metrics);
+  if (opts.jobs) encodeJobMetrics(catalog.metrics, opts.jobs);
   // Body bytes the sendfile path sends behind res.write, counted per response for logs and metrics.
   const sentCounters = new WeakMap<ServerResponse, (bytes: number) => void>();
   const serveOptions = (entry: Registered, res: ServerResponse): ServeFileOptions => {
@@ -120,7 +134,10 @@ export async function startServer(
     if (path === '/' && (method === 'GET' || method === 'HEAD')) {
       const pages = await Promise.all((await catalog.list()).map(pageDataFor));
       // The page is public: errors on it name paths relative to their root, as every answer does.
-      const html = renderIndexPage(pages.map((p) => (p.error === undefined ? p : { ...p, error: hidePaths(p.error) })));
+      const html = renderIndexPage(
+        pages.map((p) => (p.error === undefined ? p : { ...p, error: hidePaths(p.error) })),
+        (opts.jobs?.() ?? []).map(shownJob),
+      );
       res.writeHead(200, {
         'content-type': 'text/html; charset=utf-8',
         'content-length': Buffer.byteLength(html),
@@ -145,6 +162,10 @@ export async function startServer(
       const signed = verifySigned(path, config.signingKey);
       const recipe = catalog.underRoot(signed.recipe);
       await serveEntry(req, res, await catalog.fileFor(recipe), () => catalog.fileFor(recipe), partPicker(signed.part));
+      return;
+    }
+    if (opts.upload && path.startsWith(UPLOAD_ROUTE) && method === 'PUT') {
+      await handleUpload(req, res, path, opts.upload);
       return;
     }
     const dash = /^\/dash\/(.+\.mpd)\.mp4$/.exec(path);
@@ -221,6 +242,13 @@ export async function startServer(
   };
 
   const hidePaths = (text: string) => catalog.shown.text(text);
+  // A job as the public page shows it: paths relative to their root, as everywhere else.
+  const shownJob = (job: JobState): JobState => ({
+    ...job,
+    input: hidePaths(job.input),
+    tasks: job.tasks.map((t) => (t.error === undefined ? t : { ...t, error: hidePaths(t.error) })),
+    ...(job.failure !== undefined ? { failure: hidePaths(job.failure) } : {}),
+  });
   const server = createServer((req, res) => {
     const id = randomUUID();
     responsePaths.set(res, hidePaths);

@@ -80,8 +80,8 @@ export function sendError(res: ServerResponse, e: unknown): void {
     'cache-control': 'no-store',
     // A dependency that is down (the store): clients may come back shortly (RFC 9110 §10.2.3).
     ...(status === 503 ? { 'retry-after': '5' } : {}),
-    // RFC 6750 §3: the scheme a 401 asks for.
-    ...(status === 401 ? { 'www-authenticate': 'Bearer realm="vvf"' } : {}),
+    // RFC 6750 §3: the scheme a 401 asks for (a route with another scheme set its own).
+    ...(status === 401 && !res.hasHeader('www-authenticate') ? { 'www-authenticate': 'Bearer realm="vvf"' } : {}),
   });
   res.end(text);
 }

@@ -1,4 +1,5 @@
 // The index page of vvf serve: every virtual file in a <video>, its tracks, and a map of where its bytes come from.
+import type { JobState } from '../catalog/encode-job.js';
 import type { ByteMapSegment, PageFile, PageLink, PageRendition, PageTrack } from './page-data.js';
 
 export type { ByteMapSegment, PageFile, PageRendition, PageTrack } from './page-data.js';
@@ -20,12 +21,13 @@ const HEADER_COLOUR = '#222831';
  * The index page: self-contained HTML (inline CSS and script, no external asset), every
  * string from the files escaped.
  */
-export function renderIndexPage(files: PageFile[]): string {
-  const body =
+export function renderIndexPage(files: PageFile[], jobs: readonly JobState[] = []): string {
+  const listed =
     files.length === 0
       ? `<p class="empty">No virtual files yet. Register one with a recipe:</p>
 <pre>curl -X POST http://HOST/v -d '{"tracks":["talk/manifest.mpd"]}'</pre>`
       : files.map(renderFile).join('\n');
+  const body = jobs.length > 0 ? `${jobs.map(renderJob).join('\n')}\n${listed}` : listed;
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -36,7 +38,7 @@ export function renderIndexPage(files: PageFile[]): string {
 <style>${STYLE}</style>
 </head>
 <body>
-<header><h1>vvf</h1><p>${files.length} virtual file${files.length === 1 ? '' : 's'} · <a href="/v">JSON</a></p></header>
+<header><h1>vvf</h1><p>${jobs.length > 0 ? `${jobs.length} encode job${jobs.length === 1 ? '' : 's'} · ` : ''}${files.length} virtual file${files.length === 1 ? '' : 's'} · <a href="/v">JSON</a></p></header>
 <main>
 ${body}
 </main>
@@ -63,6 +65,48 @@ function renderFile(f: PageFile): string {
 </div>
 ${f.error !== undefined ? `<p class="error">Tracks could not be read: ${escapeHtml(f.error)}</p>` : renderTracks(f.tracks)}
 ${renderByteMap(f)}
+</section>`;
+}
+
+/**
+ * An encode job: its state, chunks done of total, who runs what, and its rungs — once
+ * published, each links to its progressive file and the set to its player page.
+ */
+function renderJob(job: JobState): string {
+  const chunks = job.tasks.filter((t) => t.id !== 'audio');
+  const done = chunks.filter((t) => t.state === 'done').length;
+  const audio = job.tasks.find((t) => t.id === 'audio');
+  const running = job.tasks.filter((t) => t.state === 'running');
+  const failed = job.tasks.filter((t) => t.state === 'failed' || t.error !== undefined);
+  const published = job.published;
+  const rows = job.rungs.map((r) => {
+    const id = published?.rungs[r.name];
+    const file = id !== undefined ? `<a href="/v/${escapeHtml(id)}.mp4">${escapeHtml(id)}.mp4</a>` : '—';
+    return `<tr data-rung="${escapeHtml(r.name)}"><td>${escapeHtml(r.name)}</td><td>${r.width}×${r.height}</td><td>${escapeHtml(formatBitrate(r.bitrate))}</td><td>${file}</td></tr>`;
+  });
+  const set = published?.presentation;
+  const links: PageLink[] =
+    set !== undefined
+      ? [
+          { label: 'player', url: `/v/${set}/player.html` },
+          { label: 'manifest.mpd', url: `/v/${set}/manifest.mpd` },
+          { label: 'manifest.m3u8', url: `/v/${set}/manifest.m3u8` },
+        ]
+      : [];
+  return `<section class="file job" data-fingerprint="${escapeHtml(job.fingerprint)}" data-state="${escapeHtml(job.state)}">
+<h2>encode <code>${escapeHtml(job.input)}</code> <span class="layout">${escapeHtml(job.state)}</span></h2>
+<p class="meta"><span class="chunks">${done} of ${chunks.length} chunks done</span>${audio ? ` · audio ${escapeHtml(audio.state)}` : ''} · started ${escapeHtml(job.started)} · updated ${escapeHtml(job.updated)}</p>
+<progress max="${chunks.length}" value="${done}"></progress>
+${running.length > 0 ? `<p class="running">Running: ${running.map((t) => `${escapeHtml(t.id)}${t.worker ? ` on ${escapeHtml(t.worker)}` : ''} (attempt ${t.attempts})`).join(', ')}</p>` : ''}
+${failed.map((t) => `<p class="error">${escapeHtml(t.id)}: ${escapeHtml(t.state)}${t.error !== undefined ? `: ${escapeHtml(t.error)}` : ''}</p>`).join('\n')}
+${job.failure !== undefined ? `<p class="error">Failed: ${escapeHtml(job.failure)}</p>` : ''}
+<table class="tracks rungs">
+<thead><tr><th>rung</th><th>picture</th><th>bitrate cap</th><th>published</th></tr></thead>
+<tbody>
+${rows.join('\n')}
+</tbody>
+</table>
+${renderLinks('The set', 'players', links)}
 </section>`;
 }
 
@@ -261,6 +305,7 @@ table.tracks th { color: var(--muted); font-weight: 600; }
 .layout { font: 600 0.7em system-ui, sans-serif; text-transform: uppercase; color: var(--muted); border: 1px solid var(--line); border-radius: 3px; padding: 0 0.35em; vertical-align: 0.15em; }
 .links { margin: 0.3em 0; font-size: 0.92em; }
 .links a[aria-current] { font-weight: 600; color: inherit; text-decoration: none; }
+.job progress { width: 100%; }
 `;
 
 // Plain browser script: warns when the browser can't play a file's codecs, and shows the

@@ -1,10 +1,13 @@
 // `vvf encode`: a ladder encoded in parallel chunks read through vvf, assembled virtually; `--status` reports a job.
 import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { signRecipe } from '../../catalog/signed-url.js';
 import { runEncode } from '../../encode/encode.js';
 import { JOB_FILE, type JobState, readJob } from '../../encode/job-state.js';
 import { DEFAULT_LADDER, type EncodeCodec, parseLadder } from '../../encode/ladder.js';
+import type { QueueEngine } from '../../encode/queue-engine.js';
 import { VvfError } from '../../errors.js';
 import { startServer } from '../../server/app.js';
 import { defaultServeConfig } from '../../server/config.js';
@@ -23,10 +26,24 @@ export const encodeUsage = `  encode <input> -o DIR [options]       encode a lad
       --segment <seconds>               segment duration of the published DASH/HLS set (default 4)
       --audio <encode|copy>             AAC once, whole (default), or the source's audio as it is
       --jobs <n>                        encoder processes at once (default: one per core)
+      --task-timeout <seconds>          an encoder running longer is killed, a failed attempt (default 3600)
+      --queue <redis://host:6379>       queue the tasks on Redis for \`vvf worker\`s on any machine instead
+      --key <key>                       the key shared with the workers (VVF_ENCODE_KEY; needed with --queue)
+      --listen <host:port>              where the coordinator's server listens (default 127.0.0.1:0)
+      --public-url <url>                where workers reach it (default: the address it listens at)
+      --serve                           keep serving the results and the job's page once it ends, until interrupted
       -o, --output <dir>                the job's directory (outputs, job.json, vvf.sqlite); a rerun resumes
   encode --status <dir> [--json]        what a job has done and published`;
 
 const CODECS: readonly EncodeCodec[] = ['h264', 'av1', 'vp9'];
+
+/** `host:port`, `[v6]:port` or `:port`. */
+function parseListen(value: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value);
+  const port = Number(m?.[3]);
+  if (!m || !(port >= 0 && port <= 65535)) throw new VvfError('USAGE', `--listen takes host:port, not ${value}`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
 
 function positiveNumber(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -50,6 +67,12 @@ export async function encode(args: string[]): Promise<number> {
       segment: { type: 'string' },
       audio: { type: 'string' },
       jobs: { type: 'string' },
+      'task-timeout': { type: 'string' },
+      queue: { type: 'string' },
+      key: { type: 'string' },
+      listen: { type: 'string' },
+      'public-url': { type: 'string' },
+      serve: { type: 'boolean' },
       output: { type: 'string', short: 'o' },
       status: { type: 'string' },
       json: { type: 'boolean' },
@@ -70,6 +93,17 @@ export async function encode(args: string[]): Promise<number> {
   const dir = resolve(values.output);
   const local = !input.includes('://');
   const inputPath = input.replace(/#.*$/, '');
+  const queue = values.queue;
+  const key = values.key ?? process.env.VVF_ENCODE_KEY;
+  if (queue !== undefined && !key)
+    throw new VvfError('USAGE', '--queue needs a key shared with the workers: --key or VVF_ENCODE_KEY');
+  if (queue !== undefined && values.jobs !== undefined)
+    throw new VvfError('USAGE', '--jobs is for the local pool; with --queue, each vvf worker takes --jobs');
+  const listen = parseListen(values.listen ?? '127.0.0.1:0');
+  const taskTimeoutMs = positiveNumber(values['task-timeout'], '--task-timeout', 3600) * 1000;
+  let engine: QueueEngine | undefined;
+  // What the server's page and /metrics show: this job, as it goes.
+  let current: JobState | undefined;
 
   // The coordinator: a catalog whose files encoders read over HTTP, kept in the job's own store.
   await mkdir(dir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
@@ -78,15 +112,43 @@ export async function encode(args: string[]): Promise<number> {
   const running = await startServer(
     {
       ...defaultServeConfig,
-      host: '127.0.0.1',
-      port: 0,
+      host: listen.host,
+      port: listen.port,
       roots: local ? [dirname(inputPath), dir] : [dir],
       origins: local ? [] : [new URL(input).origin],
       storePath: join(dir, 'vvf.sqlite'),
+      ...(values['public-url'] ? { publicUrl: values['public-url'].replace(/\/+$/, '') } : {}),
+      // Workers read chunks by signed recipe URLs; nothing is signable without --queue.
+      ...(queue !== undefined ? { signingKey: key!, requestTimeoutMs: 3_600_000 } : {}),
     },
-    { log: () => {} },
+    {
+      log: () => {},
+      jobs: () => (current ? [current] : []),
+      ...(queue !== undefined
+        ? { upload: { dir, key: key!, accept: (path: string) => engine?.acceptsUpload(path) ?? false } }
+        : {}),
+    },
   );
+  // The coordinator's own reads (checks after encoding) go to where it listens, whatever workers use.
+  const address = running.server.address() as AddressInfo;
+  const localHost = address.address === '0.0.0.0' || address.address === '::' ? '127.0.0.1' : address.address;
+  const localUrl = `http://${localHost.includes(':') ? `[${localHost}]` : localHost}:${address.port}`;
+  let queued = '';
+  if (queue !== undefined) {
+    // Loaded only here: BullMQ and the Redis client take most of a second to load.
+    const { QueueEngine } = await import('../../encode/queue-engine.js');
+    const { shownQueueUrl } = await import('../../encode/queue-job.js');
+    engine = new QueueEngine({ redisUrl: queue, key: key!, publicUrl: running.url, timeoutMs: taskTimeoutMs });
+    queued = `, tasks queued on ${shownQueueUrl(queue)}`;
+  }
+  if (queue !== undefined || values.serve) process.stderr.write(`coordinator at ${running.url}${queued}\n`);
   const progress = new Progress(process.stderr.isTTY === true);
+  const events = progress.events();
+  const phase = events.phase;
+  events.phase = (state, job) => {
+    current = job;
+    phase?.(state, job);
+  };
   try {
     const result = await runEncode(running.catalog, {
       input,
@@ -104,8 +166,10 @@ export async function encode(args: string[]): Promise<number> {
       audio,
       jobs: Math.round(positiveNumber(values.jobs, '--jobs', availableParallelism())),
       segmentSeconds: positiveNumber(values.segment, '--segment', 4),
-      fileUrl: (id) => `${running.url}/v/${id}.mp4`,
-      events: progress.events(),
+      taskTimeoutMs,
+      fileUrl: (id) => `${localUrl}/v/${id}.mp4`,
+      ...(engine ? { engine, inputUrl: (recipe) => `${running.url}${signRecipe(recipe, key!)}` } : {}),
+      events,
     });
     progress.finish();
     const roots = local ? [dirname(inputPath), dir] : [dir];
@@ -117,10 +181,25 @@ export async function encode(args: string[]): Promise<number> {
     );
     if (values.json) process.stdout.write(`${JSON.stringify(result.job, null, 2)}\n`);
     return 0;
+  } catch (e) {
+    if (!values.serve) throw e;
+    // Served all the same, so that the page says why.
+    process.stderr.write(`vvf: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
   } finally {
     progress.finish();
+    if (values.serve) await untilInterrupted(running.url);
     await running.close();
   }
+}
+
+/** Waits for SIGINT or SIGTERM (`--serve`). */
+async function untilInterrupted(url: string): Promise<void> {
+  process.stderr.write(`serving at ${url} until interrupted\n`);
+  await new Promise<void>((r) => {
+    process.once('SIGINT', () => r());
+    process.once('SIGTERM', () => r());
+  });
 }
 
 async function status(dir: string, json: boolean): Promise<number> {
@@ -164,6 +243,8 @@ class Progress {
   private framesTotal = 0;
   private framesDone = 0;
   private readonly lanes = new Map<string, number>();
+  /** Who runs each task, when queue workers do. */
+  private readonly workers = new Map<string, string>();
   private readonly started = performance.now();
   private lastDraw = 0;
   private drawn = false;
@@ -188,7 +269,10 @@ class Progress {
         this.phase = state;
         if (state !== 'encoding') this.draw(true);
       },
-      taskStart: (id) => this.lanes.set(id, 0),
+      taskStart: (id, _attempt, worker) => {
+        this.lanes.set(id, 0);
+        if (worker !== undefined) this.workers.set(id, worker);
+      },
       taskProgress: (id, frame) => {
         this.framesDone += frame - (frames.get(id) ?? 0);
         frames.set(id, frame);
@@ -198,6 +282,7 @@ class Progress {
       taskRetry: (id, error) => this.line(`${id}: ${error}; trying again`),
       taskDone: (id) => {
         this.lanes.delete(id);
+        this.workers.delete(id);
         if (id !== 'audio') this.done++;
         this.draw(false);
       },
@@ -219,7 +304,9 @@ class Progress {
     const left = this.framesTotal > this.framesDone && fps > 0 ? (this.framesTotal - this.framesDone) / fps : 0;
     const width = 24;
     const filled = this.total > 0 ? Math.round((this.done / this.total) * width) : 0;
-    const lanes = [...this.lanes.entries()].map(([id, f]) => `${id.replace('chunk-', '#')}@${f}`).join(' ');
+    const lanes = [...this.lanes.entries()]
+      .map(([id, f]) => `${id.replace('chunk-', '#')}@${f}${this.workers.has(id) ? `(${this.workers.get(id)})` : ''}`)
+      .join(' ');
     const text =
       this.phase === 'encoding'
         ? `[${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${this.done}/${this.total} chunks, ${fps.toFixed(0)} fps, ETA ${Math.ceil(left)} s  ${lanes}`

@@ -1,7 +1,7 @@
 // `vvf worker`: takes encode jobs from the queue, runs ffmpeg on a chunk read from its coordinator, uploads the outputs back.
 
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { hostname, tmpdir } from 'node:os';
@@ -114,6 +114,24 @@ function upload(url: string, file: string, d: DoneFile, key: string, signal: Abo
   return ask('PUT', url, 201, signal, headers, file);
 }
 
+/** A worker's temporary folders are named after its process: `vvf-worker-<pid>-XXXXXX`. */
+const TEMP_PREFIX = 'vvf-worker-';
+
+/** Removes what workers killed mid-job (SIGKILL, a crash) left in the temporary folder. */
+async function removeLeftovers(): Promise<void> {
+  const names = await readdir(tmpdir()).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = Number(/^vvf-worker-(\d+)-/.exec(name)?.[1]);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch (e) {
+      // No such process: its folder is nobody's.
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') await rm(join(tmpdir(), name), { recursive: true, force: true });
+    }
+  }
+}
+
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     const t = setTimeout(resolve, ms);
@@ -142,6 +160,7 @@ export async function startWorker(opts: WorkerOptions): Promise<EncodeWorker> {
   const stopping = new AbortController();
   let peak = 0;
   await checkReachable(opts.redisUrl);
+  await removeLeftovers();
   const clients = [queueClient(opts.redisUrl), queueClient(opts.redisUrl)] as const;
   // For reading a job's data again while its upload waits for the coordinator.
   const queue = new Queue<QueueJobData, QueueJobResult>(queueName, { connection: clients[0] });
@@ -158,7 +177,7 @@ export async function startWorker(opts: WorkerOptions): Promise<EncodeWorker> {
     opts.log({ msg: 'start', task: job.data.task, job: job.id, attempt });
     const started = performance.now();
     let data = job.data;
-    const temp = await mkdtemp(join(tmpdir(), 'vvf-worker-'));
+    const temp = await mkdtemp(join(tmpdir(), `${TEMP_PREFIX}${process.pid}-`));
     try {
       // The coordinator answers for the input before ffmpeg starts: one that is away (restarting)
       // costs a wait here, not the job's attempts.

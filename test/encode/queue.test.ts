@@ -5,7 +5,7 @@
 // coordinator killed mid-run starts again without encoding its done chunks again.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -289,6 +289,9 @@ test('a worker killed mid-chunk: its task goes to the other worker, and the job 
   await first.exited;
   const second = worker(redis);
   const name = await ready(second);
+  // What the killed worker left in the temporary folder is removed by the next worker to start.
+  const left = readdirSync(tmpdir()).filter((n) => n.startsWith(`vvf-worker-${first.child.pid}-`));
+  assert.deepEqual(left, []);
   assert.equal(await c.exited, 0, c.stderr);
   const job = JSON.parse(c.stdout) as JobState;
   assert.equal(job.state, 'done', job.failure);

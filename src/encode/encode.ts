@@ -76,12 +76,19 @@ const AUDIO_OUTPUT = join('audio', 'audio.mp4');
 /** The source as the recipes will take it: its best video and best audio. */
 async function openSource(catalog: Catalog, input: string): Promise<{ movie: Movie; video: TrackRef; audio?: TrackRef }> {
   const movie = await openMovie(input, { openSource: (spec) => catalog.openSource(spec) });
-  const video: TrackRef = { source: input, kind: 'video' };
-  const chosen = [...selectTracks(movie, video)];
-  let audio: TrackRef | undefined = { source: input, kind: 'audio' };
-  if (movie.tracks.some((t) => t.kind === 'audio')) chosen.push(...selectTracks(movie, audio));
-  else audio = undefined;
-  return { movie: { ...movie, tracks: chosen }, video, ...(audio ? { audio } : {}) };
+  // A manifest's chosen representations by name: each chunk's compile then reads only the video's segments.
+  const narrowed = (kind: 'video' | 'audio'): { ref: TrackRef; track: Movie['tracks'][number] } => {
+    const [track] = selectTracks(movie, { source: input, kind });
+    const id = track!.representationId;
+    return { ref: { source: input, kind, ...(id !== undefined ? { representation: id } : {}) }, track: track! };
+  };
+  const video = narrowed('video');
+  const audio = movie.tracks.some((t) => t.kind === 'audio') ? narrowed('audio') : undefined;
+  return {
+    movie: { ...movie, tracks: audio ? [video.track, audio.track] : [video.track] },
+    video: video.ref,
+    ...(audio ? { audio: audio.ref } : {}),
+  };
 }
 
 /**

@@ -321,3 +321,25 @@ test('no closed-GOP keyframe to cut at: refused, or cut anywhere with --chunk-fa
   assert.equal(job.plan.cuts.length, 3);
   assert.ok(job.plan.decodeFallback);
 });
+
+test('a DASH manifest as the source: its best video and audio representations, each chunk reading only its own', async () => {
+  const { ensureFixtures } = await import('../../scripts/fixtures.js');
+  const f = (await ensureFixtures()).find((x) => x.name === 'dash-template-time')!;
+  const out = join(dir, 'from-dash');
+  const r = await runVvf(['encode', f.input, '--ladder', '180p', '--preset', 'veryfast', '--chunk', '2', '-o', out, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const job = JSON.parse(r.stdout) as JobState;
+  assert.equal(job.state, 'done', job.failure);
+  assert.ok(job.plan.cuts.length >= 2);
+  const video = f.streams.find((s) => s.kind === 'video')!;
+  const server = await startServer(
+    { ...defaultServeConfig, port: 0, roots: [out, join(f.input, '..')], storePath: join(out, 'vvf.sqlite') },
+    { log: () => {} },
+  );
+  try {
+    const url = `${server.url}/v/${job.published!.rungs['180p']}.mp4`;
+    assert.equal(await frameCount(url), await frameCount(video.probeFile));
+  } finally {
+    await server.close();
+  }
+});

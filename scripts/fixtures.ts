@@ -823,6 +823,33 @@ function tempDir(root: string, name: string): string {
   return path.join(root, `.tmp-${name}-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
+/**
+ * A set of generated media in the fixtures cache, made once per `version`: `build` fills a
+ * temp folder (the stamp `done.json` with the version is written after it), which is renamed
+ * into place under the lock, so parallel test files make it once and a crash leaves nothing
+ * half-made. `describe` turns the folder into the paths a test uses.
+ */
+export async function ensureFixtureSet<T>(
+  name: string,
+  version: number,
+  build: (tmp: string) => Promise<void>,
+  describe: (dir: string) => T,
+): Promise<T> {
+  const root = fixturesRoot();
+  const dir = path.join(root, name);
+  const current = async () => ((await readStamp(dir)) as { version?: number } | undefined)?.version === version;
+  if (await current()) return describe(dir);
+  await mkdir(root, { recursive: true });
+  return withLock(root, async () => {
+    if (!(await current()))
+      await buildInto(root, name, async (tmp) => {
+        await build(tmp);
+        await writeFile(path.join(tmp, 'done.json'), JSON.stringify({ version }, null, 2));
+      });
+    return describe(dir);
+  });
+}
+
 /** Makes `dir` by filling a temp folder and renaming it into place, so a crash leaves nothing half-made. */
 export async function buildInto(root: string, name: string, fill: (tmp: string) => Promise<void>): Promise<void> {
   const tmp = tempDir(root, name);

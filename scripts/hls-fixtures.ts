@@ -2,7 +2,7 @@
 // of fMP4 renditions, a single file with byte ranges, two clips joined by EXT-X-DISCONTINUITY, MPEG-TS segments.
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { buildInto, ffmpeg, fixturesRoot, withLock } from './fixtures.js';
+import { ensureFixtureSet, ffmpeg } from './fixtures.js';
 
 /** Bump when what is made changes: the folder is made again. */
 const VERSION = 2;
@@ -56,24 +56,8 @@ const AAC = '-c:a aac -b:a 64k -ac 2'.split(' ');
 const FMP4 = '-f hls -hls_time 1 -hls_segment_type fmp4 -hls_playlist_type vod'.split(' ');
 
 /** Makes the HLS inputs if the cache does not hold this version of them, and returns their paths. */
-export async function ensureHlsFixtures(): Promise<HlsFixtures> {
-  const root = fixturesRoot();
-  const dir = path.join(root, NAME);
-  if (await current(dir)) return describe(dir);
-  await mkdir(root, { recursive: true });
-  return withLock(root, async () => {
-    if (!(await current(dir))) await buildInto(root, NAME, build);
-    return describe(dir);
-  });
-}
-
-async function current(dir: string): Promise<boolean> {
-  try {
-    const stamp = JSON.parse(await readFile(path.join(dir, 'done.json'), 'utf8')) as { version?: number };
-    return stamp.version === VERSION;
-  } catch {
-    return false;
-  }
+export function ensureHlsFixtures(): Promise<HlsFixtures> {
+  return ensureFixtureSet(NAME, VERSION, build, describe);
 }
 
 function describe(dir: string): HlsFixtures {
@@ -204,8 +188,6 @@ async function build(tmp: string): Promise<void> {
     await writeFile(path.join(ts, f.replace(/\.ts$/, '.seg')), await readFile(path.join(ts, f)));
   }
   await writeFile(path.join(ts, 'disguised.m3u8'), tsText.replace(/\.ts$/gm, '.seg'));
-
-  await writeFile(path.join(tmp, 'done.json'), JSON.stringify({ version: VERSION }, null, 2));
 }
 
 /** A media playlist's lines from its EXT-X-MAP on, URIs prefixed with `folder`, without EXT-X-ENDLIST. */

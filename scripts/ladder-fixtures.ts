@@ -1,8 +1,7 @@
 // A small encoding ladder made with ffmpeg into the fixture cache (<cache>/fixtures/ladder/): two H.264 encodes of
 // one test pattern whose keyframes line up (so a presentation of both switches cleanly between them), one with AAC.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { buildInto, ffmpeg, fixturesRoot, withLock } from './fixtures.js';
+import { ensureFixtureSet, ffmpeg } from './fixtures.js';
 
 /** Bump when what is made changes: the folder is made again. */
 const VERSION = 1;
@@ -28,24 +27,8 @@ const GOP = `-g ${LADDER_GOP_FRAMES} -keyint_min ${LADDER_GOP_FRAMES} -sc_thresh
 const X264 = ['-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', ...GOP];
 
 /** Makes the ladder if the cache does not hold this version of it, and returns its paths. */
-export async function ensureLadderFixture(): Promise<LadderFixture> {
-  const root = fixturesRoot();
-  const dir = path.join(root, NAME);
-  if (await current(dir)) return describe(dir);
-  await mkdir(root, { recursive: true });
-  return withLock(root, async () => {
-    if (!(await current(dir))) await buildInto(root, NAME, build);
-    return describe(dir);
-  });
-}
-
-async function current(dir: string): Promise<boolean> {
-  try {
-    const stamp = JSON.parse(await readFile(path.join(dir, 'done.json'), 'utf8')) as { version?: number };
-    return stamp.version === VERSION;
-  } catch {
-    return false;
-  }
+export function ensureLadderFixture(): Promise<LadderFixture> {
+  return ensureFixtureSet(NAME, VERSION, build, describe);
 }
 
 function describe(dir: string): LadderFixture {
@@ -65,5 +48,4 @@ async function build(tmp: string): Promise<void> {
     ],
     tmp,
   );
-  await writeFile(path.join(tmp, 'done.json'), JSON.stringify({ version: VERSION }, null, 2));
 }

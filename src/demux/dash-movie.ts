@@ -1,6 +1,6 @@
 import { VvfError } from '../errors.js';
 import type { Limits } from '../limits.js';
-import type { Movie, MovieLayout } from '../model/movie.js';
+import { emptyLayout, type Movie } from '../model/movie.js';
 import type { Source } from '../sources/source.js';
 import { MovieBuilder } from './movie-builder.js';
 import type { MpdManifest, MpdRepresentation } from './mpd.js';
@@ -61,17 +61,7 @@ export async function readDashMovie(manifest: MpdManifest, input: string, opts: 
   opts = { ...opts, open };
   const builder = new MovieBuilder(opts.limits, input);
   const budget = { metadataBytes: 0 };
-  const layout: MovieLayout = {
-    kind: 'fragmented',
-    moovOffset: -1,
-    moovSize: 0,
-    moovPosition: 'before-mdat',
-    fragmentCount: 0,
-    sidxCount: 0,
-    hasMfra: false,
-    segmentCount: 0,
-    metadataBytes: 0,
-  };
+  const layout = emptyLayout('fragmented');
   for (const rep of reps) {
     if (rep.encrypted)
       throw new VvfError('UNSUPPORTED', `representation "${rep.id}" is encrypted (ContentProtection)`, { source: input });

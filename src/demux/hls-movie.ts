@@ -1,7 +1,7 @@
 // HLS presentations (multivariant or media playlists of fMP4 segments) read into one Movie, as DASH is: a track per rendition.
 import { VvfError } from '../errors.js';
 import type { Limits } from '../limits.js';
-import type { Movie, MovieLayout } from '../model/movie.js';
+import { emptyLayout, type Movie, type MovieLayout } from '../model/movie.js';
 import type { Source } from '../sources/source.js';
 import type { FragmentTrackState } from './fragment-samples.js';
 import { type HlsMediaPlaylist, type HlsParseBudget, type HlsPlaylist, parseM3u8 } from './m3u8.js';
@@ -120,17 +120,7 @@ async function readPresentation(
 
   const builder = new MovieBuilder(opts.limits, input);
   const metadata = { metadataBytes: 0 };
-  const layout: MovieLayout = {
-    kind: 'segmented',
-    moovOffset: -1,
-    moovSize: 0,
-    moovPosition: 'before-mdat',
-    fragmentCount: 0,
-    sidxCount: 0,
-    hasMfra: false,
-    segmentCount: 0,
-    metadataBytes: 0,
-  };
+  const layout = emptyLayout('segmented');
   let readCount = 0;
   for (const [stream, pl] of playlists) {
     const what = playlist.kind === 'media' ? name : `${name}, rendition "${stream.id}"`;

@@ -72,6 +72,21 @@ export interface MovieLayout {
   metadataBytes: number;
 }
 
+/** A layout before any box is read: the readers of fragmented and segmented inputs count into it. */
+export function emptyLayout(kind: MovieLayout['kind']): MovieLayout {
+  return {
+    kind,
+    moovOffset: -1,
+    moovSize: 0,
+    moovPosition: 'before-mdat',
+    fragmentCount: 0,
+    sidxCount: 0,
+    hasMfra: false,
+    segmentCount: 0,
+    metadataBytes: 0,
+  };
+}
+
 /** The one in-memory form of a movie. */
 export interface Movie {
   /** Sources referenced by `SampleTable.sourceIndex`. */

@@ -4,7 +4,7 @@
 // chunks again, and a source without clean cut points is refused or cut with a decoded lead-in.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -21,26 +21,14 @@ import { compileRecipe } from '../../src/virtual/compile.js';
 import { movieOfFile } from '../../src/virtual/file-movie.js';
 import { presentationFiles } from '../../src/virtual/presentation-file.js';
 import { CHROMIUM, launchChromium, WAIT_MS } from '../helpers/chromium.js';
+import { GENERATED, generated } from '../helpers/generated-media.js';
 import { decodeErrors } from '../helpers/media.js';
 import { runVvf } from '../server/server-helpers.js';
 
 const run = promisify(execFile);
-const CACHE = join(process.env.VVF_CACHE_DIR ?? join(import.meta.dirname, '../../.cache'), 'encode');
 const dir = mkdtempSync(join(tmpdir(), 'vvf-encode-'));
 const LADDER = '360p,288p,240p,180p';
 const SETTINGS = ['--ladder', LADDER, '--preset', 'veryfast', '--chunk', '10'];
-
-/** A generated source, made once and cached: `name` with ffmpeg `args` (output last). */
-async function source(name: string, args: string[]): Promise<string> {
-  mkdirSync(CACHE, { recursive: true });
-  const file = join(CACHE, name);
-  if (!existsSync(file)) {
-    const tmp = `${file}.${process.pid}.tmp.mp4`;
-    await run('ffmpeg', ['-v', 'error', '-y', ...args, tmp]);
-    renameSync(tmp, file);
-  }
-  return file;
-}
 
 async function psnr(file: string, reference: string, width: number, height: number): Promise<number> {
   const { stderr } = await run('ffmpeg', [
@@ -78,7 +66,7 @@ async function frameCount(file: string): Promise<number> {
 let src = '';
 before(async () => {
   // 30 s, 640x360, 30 fps, 3 B-frames, a keyframe every 2 s (closed GOPs), AAC.
-  src = await source('ladder-source.mp4', [
+  src = await generated('ladder-source.mp4', [
     '-f',
     'lavfi',
     '-i',
@@ -118,7 +106,7 @@ describe('a four-rung ladder on the local pool', () => {
     assert.equal(r.code, 0, r.stderr);
     job = JSON.parse(r.stdout) as JobState;
     server = await startServer(
-      { ...defaultServeConfig, port: 0, roots: [CACHE, out], storePath: join(out, 'vvf.sqlite') },
+      { ...defaultServeConfig, port: 0, roots: [GENERATED, out], storePath: join(out, 'vvf.sqlite') },
       { log: () => {} },
     );
   });
@@ -280,7 +268,7 @@ test('a run killed mid-way resumes: chunks done before are not encoded again', a
 });
 
 test('no closed-GOP keyframe to cut at: refused, or cut anywhere with --chunk-fallback decode', async () => {
-  const single = await source('one-keyframe.mp4', [
+  const single = await generated('one-keyframe.mp4', [
     '-f',
     'lavfi',
     '-i',

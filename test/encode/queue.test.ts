@@ -5,7 +5,7 @@
 // coordinator killed mid-run starts again without encoding its done chunks again.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,28 +16,16 @@ import { openMovie } from '../../src/demux/open-movie.js';
 import { compareWithSource } from '../../src/encode/checks.js';
 import type { JobState } from '../../src/encode/job-state.js';
 import { planChunks } from '../../src/encode/plan.js';
+import { generated } from '../helpers/generated-media.js';
 import { decodeErrors } from '../helpers/media.js';
 import { startRedis, type TestRedis } from '../store/redis-helpers.js';
 
 const run = promisify(execFile);
-const CACHE = join(process.env.VVF_CACHE_DIR ?? join(import.meta.dirname, '../../.cache'), 'encode');
 const dir = mkdtempSync(join(tmpdir(), 'vvf-queue-'));
 const KEY = 'a key shared by the coordinator and its workers';
 const SETTINGS = ['--ladder', '180p,144p', '--preset', 'veryfast', '--chunk', '4'];
 /** Source frames: 12 s at 25 fps. */
 const FRAMES = 300;
-
-/** A generated source, made once and cached: `name` with ffmpeg `args` (output last). */
-async function source(name: string, args: string[]): Promise<string> {
-  mkdirSync(CACHE, { recursive: true });
-  const file = join(CACHE, name);
-  if (!existsSync(file)) {
-    const tmp = `${file}.${process.pid}.tmp.mp4`;
-    await run('ffmpeg', ['-v', 'error', '-y', ...args, tmp]);
-    renameSync(tmp, file);
-  }
-  return file;
-}
 
 /** A `vvf …` child process and what it printed so far. */
 interface Child {
@@ -125,7 +113,7 @@ let redis: TestRedis;
 before(async () => {
   redis = await startRedis();
   // 12 s, 320x180, 25 fps, 3 B-frames, a keyframe every 2 s (closed GOPs), AAC.
-  src = await source('queue-source.mp4', [
+  src = await generated('queue-source.mp4', [
     '-f',
     'lavfi',
     '-i',

@@ -28,6 +28,8 @@ import { runVvf } from '../server/server-helpers.js';
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'vvf-encode-'));
 const LADDER = '360p,288p,240p,180p';
+/** A whole encode may take minutes on a loaded machine: the default bound of a vvf run is 20 s. */
+const ENCODE_TIMEOUT_MS = 300_000;
 const SETTINGS = ['--ladder', LADDER, '--preset', 'veryfast', '--chunk', '10'];
 
 async function psnr(file: string, reference: string, width: number, height: number): Promise<number> {
@@ -102,7 +104,7 @@ describe('a four-rung ladder on the local pool', () => {
   let server: VvfServer;
 
   before(async () => {
-    const r = await runVvf(['encode', src, ...SETTINGS, '-o', out, '--json']);
+    const r = await runVvf(['encode', src, ...SETTINGS, '-o', out, '--json'], {}, ENCODE_TIMEOUT_MS);
     assert.equal(r.code, 0, r.stderr);
     job = JSON.parse(r.stdout) as JobState;
     server = await startServer(
@@ -260,7 +262,7 @@ test('a run killed mid-way resumes: chunks done before are not encoded again', a
   assert.ok(doneBefore.length >= 1 && doneBefore.length < 3, `killed after ${doneBefore.length} chunks`);
   const stamp = (id: string) => statSync(join(out, 'chunks', '360p', `${id.slice('chunk-'.length)}.mp4`)).mtimeMs;
   const before = doneBefore.map(stamp);
-  const r = await runVvf(['encode', src, ...SETTINGS, '-o', out, '--json']);
+  const r = await runVvf(['encode', src, ...SETTINGS, '-o', out, '--json'], {}, ENCODE_TIMEOUT_MS);
   assert.equal(r.code, 0, r.stderr);
   const job = JSON.parse(r.stdout) as JobState;
   assert.equal(job.state, 'done', job.failure);
@@ -286,23 +288,19 @@ test('no closed-GOP keyframe to cut at: refused, or cut anywhere with --chunk-fa
     '-sc_threshold',
     '0',
   ]);
-  const refused = await runVvf(['encode', single, '--ladder', '180p', '--chunk', '4', '-o', join(dir, 'refused')]);
+  const refused = await runVvf(
+    ['encode', single, '--ladder', '180p', '--chunk', '4', '-o', join(dir, 'refused')],
+    {},
+    ENCODE_TIMEOUT_MS,
+  );
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /no keyframe that starts a closed GOP.*--chunk-fallback decode/);
   const out = join(dir, 'fallback');
-  const r = await runVvf([
-    'encode',
-    single,
-    '--ladder',
-    '180p,144p',
-    '--chunk',
-    '4',
-    '--chunk-fallback',
-    'decode',
-    '-o',
-    out,
-    '--json',
-  ]);
+  const r = await runVvf(
+    ['encode', single, '--ladder', '180p,144p', '--chunk', '4', '--chunk-fallback', 'decode', '-o', out, '--json'],
+    {},
+    ENCODE_TIMEOUT_MS,
+  );
   assert.equal(r.code, 0, r.stderr);
   const job = JSON.parse(r.stdout) as JobState;
   assert.equal(job.state, 'done', job.failure);
@@ -314,7 +312,11 @@ test('a DASH manifest as the source: its best video and audio representations, e
   const { ensureFixtures } = await import('../../scripts/fixtures.js');
   const f = (await ensureFixtures()).find((x) => x.name === 'dash-template-time')!;
   const out = join(dir, 'from-dash');
-  const r = await runVvf(['encode', f.input, '--ladder', '180p', '--preset', 'veryfast', '--chunk', '2', '-o', out, '--json']);
+  const r = await runVvf(
+    ['encode', f.input, '--ladder', '180p', '--preset', 'veryfast', '--chunk', '2', '-o', out, '--json'],
+    {},
+    ENCODE_TIMEOUT_MS,
+  );
   assert.equal(r.code, 0, r.stderr);
   const job = JSON.parse(r.stdout) as JobState;
   assert.equal(job.state, 'done', job.failure);

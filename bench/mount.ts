@@ -22,6 +22,9 @@ const MATERIALIZED_DIR = join(WORK, 'materialized');
 const MATERIALIZED = join(MATERIALIZED_DIR, 'hour.mp4');
 const RECIPES = join(WORK, 'recipes');
 const MNT = join(WORK, 'mnt');
+/** A second vvf mount whose READs all go through JS (one reader thread): the native READ path's baseline, in the same rounds. */
+const JS_MNT = join(WORK, 'mnt-js');
+const WITH_JS_MOUNT = process.env.VVF_BENCH_JS_MOUNT !== '0';
 const BINDFS_MNT = join(WORK, 'bindfs');
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
 const PREAD = join(ROOT, 'bench', 'random-pread.py');
@@ -37,7 +40,7 @@ const TARGETS = { coldSequential: 0.9, warmSequential: 0.9, ffmpeg: 1.1, randomP
 
 const log = (s: string) => process.stderr.write(`[bench:mount] ${s}\n`);
 
-type Reader = 'direct' | 'vvf' | 'bindfs';
+type Reader = 'direct' | 'vvf' | 'vvfJs' | 'bindfs';
 
 async function dropCaches(): Promise<void> {
   await execFileP('sync');
@@ -67,13 +70,18 @@ async function loadAverage(): Promise<number> {
   return Number((await readFile('/proc/loadavg', 'utf8')).split(' ')[0]);
 }
 
-/** The mount's log lines (JSON), kept to read its counters once it has stopped. */
-const mountLog: string[] = [];
+/** Each mount's log lines (JSON), kept to read its counters once it has stopped. */
+const mountLogs = new Map<ChildProcess, string[]>();
 
-function startMount(root: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CLI, 'mount', MNT, '--recipes', RECIPES, '--root', root], {
+function startMount(root: string, dir: string, env: NodeJS.ProcessEnv = process.env): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [CLI, 'mount', dir, '--recipes', RECIPES, '--root', root], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env,
   });
+  const mountLog: string[] = [];
+  mountLogs.set(child, mountLog);
+  // A failed run stops its mounts (vvf mount unmounts on SIGTERM): none is left behind.
+  process.once('exit', () => child.kill('SIGTERM'));
   return new Promise((resolvePromise, reject) => {
     const timer = setTimeout(() => reject(new Error('vvf mount did not start in 60 s')), 60_000);
     child.once('exit', (code) => reject(new Error(`vvf mount exited with ${code}`)));
@@ -100,9 +108,9 @@ async function stopMount(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-/** How the mount answered its READs, from its last log line ("fuse unmounted"). */
-function readCounters(): string {
-  for (const line of [...mountLog].reverse()) {
+/** How a mount answered its READs, from its last log line ("fuse unmounted"). */
+function readCounters(mount: ChildProcess): string {
+  for (const line of [...(mountLogs.get(mount) ?? [])].reverse()) {
     try {
       const entry = JSON.parse(line) as Record<string, unknown>;
       if (entry.msg !== 'fuse unmounted') continue;
@@ -156,7 +164,13 @@ async function main(): Promise<void> {
   await writeFile(recipePath, JSON.stringify(recipe));
   await run('umount', ['-l', MNT]).catch(() => undefined);
 
-  const mount = await startMount(media.dir);
+  const mount = await startMount(media.dir, MNT);
+  let jsMount: ChildProcess | undefined;
+  if (WITH_JS_MOUNT) {
+    await mkdir(JS_MNT, { recursive: true });
+    await run('umount', ['-l', JS_MNT]).catch(() => undefined);
+    jsMount = await startMount(media.dir, JS_MNT, { ...process.env, VVF_FUSE_THREADS: '1' });
+  }
   const mounted = join(MNT, 'hour.mp4');
   const size = (await stat(mounted)).size;
   if (!existsSync(MATERIALIZED) || (await stat(MATERIALIZED)).size !== size) {
@@ -167,6 +181,7 @@ async function main(): Promise<void> {
   }
   log('checking that the mount reads the materialized bytes (cmp)');
   await run('cmp', [mounted, MATERIALIZED]);
+  if (jsMount) await run('cmp', [join(JS_MNT, 'hour.mp4'), MATERIALIZED]);
 
   let bindfs = false;
   try {
@@ -177,9 +192,19 @@ async function main(): Promise<void> {
   } catch (e) {
     log(`no bindfs comparison: ${(e as Error).message.split('\n')[0]}`);
   }
-  const pathOf: Record<Reader, string> = { direct: MATERIALIZED, vvf: mounted, bindfs: join(BINDFS_MNT, 'hour.mp4') };
-  const readers: Reader[] = bindfs ? ['direct', 'vvf', 'bindfs'] : ['direct', 'vvf'];
-  const figures: Record<Reader, Figures> = { direct: emptyFigures(), vvf: emptyFigures(), bindfs: emptyFigures() };
+  const pathOf: Record<Reader, string> = {
+    direct: MATERIALIZED,
+    vvf: mounted,
+    vvfJs: join(JS_MNT, 'hour.mp4'),
+    bindfs: join(BINDFS_MNT, 'hour.mp4'),
+  };
+  const readers: Reader[] = ['direct', 'vvf', ...(jsMount ? (['vvfJs'] as const) : []), ...(bindfs ? (['bindfs'] as const) : [])];
+  const figures: Record<Reader, Figures> = {
+    direct: emptyFigures(),
+    vvf: emptyFigures(),
+    vvfJs: emptyFigures(),
+    bindfs: emptyFigures(),
+  };
   let mountCpu = 0;
   let mountBytes = 0;
   /** The mount's CPU seconds during warm reads only: none means the page cache served them, not vvf. */
@@ -248,6 +273,7 @@ async function main(): Promise<void> {
   }
   const usage = await processUsage(mount.pid!);
   await stopMount(mount);
+  if (jsMount) await stopMount(jsMount);
   const loadAtEnd = await loadAverage();
   const threads = process.env.VVF_FUSE_THREADS;
 
@@ -265,13 +291,14 @@ async function main(): Promise<void> {
   ];
   const fmt = (v: number, unit: string) => (unit === 'MB/s' ? v.toFixed(0) : unit === 's' ? v.toFixed(2) : v.toFixed(3));
   const table = [
-    `| measurement | direct (disk file) | vvf mount | vvf / direct |${bindfs ? ' bindfs | bindfs / direct |' : ''}`,
-    `|---|---:|---:|---:|${bindfs ? '---:|---:|' : ''}`,
+    `| measurement | direct (disk file) | vvf mount | vvf / direct |${jsMount ? ' vvf, READs through JS | ÷ direct |' : ''}${bindfs ? ' bindfs | bindfs / direct |' : ''}`,
+    `|---|---:|---:|---:|${jsMount ? '---:|---:|' : ''}${bindfs ? '---:|---:|' : ''}`,
     ...rows.map(([label, key, unit]) => {
       const d = m('direct', key);
       const v = m('vvf', key);
+      const j = jsMount ? m('vvfJs', key) : 0;
       const b = bindfs ? m('bindfs', key) : 0;
-      return `| ${label} | ${fmt(d, unit)} ${unit} | ${fmt(v, unit)} ${unit} | ${ratio(v, d).toFixed(2)}× |${bindfs ? ` ${fmt(b, unit)} ${unit} | ${ratio(b, d).toFixed(2)}× |` : ''}`;
+      return `| ${label} | ${fmt(d, unit)} ${unit} | ${fmt(v, unit)} ${unit} | ${ratio(v, d).toFixed(2)}× |${jsMount ? ` ${fmt(j, unit)} ${unit} | ${ratio(j, d).toFixed(2)}× |` : ''}${bindfs ? ` ${fmt(b, unit)} ${unit} | ${ratio(b, d).toFixed(2)}× |` : ''}`;
     }),
   ].join('\n');
   const verdict = (ok: boolean) => (ok ? 'met' : '**not met**');
@@ -292,7 +319,8 @@ Input: the one-hour 1080p DASH pair of \`make bench\` (${(media.totalBytes / 1e9
 Direct: the same bytes materialized by \`vvf remux\` on the same disk. ${bindfs ? 'bindfs: `bindfs -r` over the folder of the materialized file, an existing FUSE filesystem doing the same job: what FUSE itself costs.' : ''}
 Cold: \`sync; echo 3 > /proc/sys/vm/drop_caches\` before the read (the sources' pages and the mount's both dropped). Warm: the same read again.
 Medians of ${ROUNDS} rounds, the readers taking turns to go first. Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}.
-Load average (1 min) ${loadAtStart.toFixed(2)} at the start, ${loadAtEnd.toFixed(2)} at the end (the bench's own readers add about 1). Mount: reader threads ${threads ?? 'default'}; ${readCounters()}.
+${jsMount ? `vvf, READs through JS: a second \`vvf mount\` of the same recipe with one reader thread (VVF_FUSE_THREADS=1), every request through the event loop as before native READs, read in the same rounds. ` : ''}
+Load average (1 min) ${loadAtStart.toFixed(2)} at the start, ${loadAtEnd.toFixed(2)} at the end (the bench's own readers add about 1). vvf mount: reader threads ${threads ?? 'default'}; ${readCounters(mount)}.${jsMount ? ` Through JS: ${readCounters(jsMount)}.` : ''}
 
 ${table}
 

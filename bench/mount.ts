@@ -318,8 +318,7 @@ Input: the one-hour 1080p DASH pair of \`make bench\` (${(media.totalBytes / 1e9
 (${(size / 1e9).toFixed(2)} GB, recipe \`{ name: "hour", tracks: [video, audio of manifest.mpd] }\`) mounted by \`vvf mount --recipes\`.
 Direct: the same bytes materialized by \`vvf remux\` on the same disk. ${bindfs ? 'bindfs: `bindfs -r` over the folder of the materialized file, an existing FUSE filesystem doing the same job: what FUSE itself costs.' : ''}
 Cold: \`sync; echo 3 > /proc/sys/vm/drop_caches\` before the read (the sources' pages and the mount's both dropped). Warm: the same read again.
-Medians of ${ROUNDS} rounds, the readers taking turns to go first. Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}.
-${jsMount ? `vvf, READs through JS: a second \`vvf mount\` of the same recipe with one reader thread (VVF_FUSE_THREADS=1), every request through the event loop as before native READs, read in the same rounds. ` : ''}
+Medians of ${ROUNDS} rounds, the readers taking turns to go first. Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}.${jsMount ? '\nvvf, READs through JS: a second `vvf mount` of the same recipe with one reader thread (VVF_FUSE_THREADS=1), every request through the event loop as before native READs, read in the same rounds.' : ''}
 Load average (1 min) ${loadAtStart.toFixed(2)} at the start, ${loadAtEnd.toFixed(2)} at the end (the bench's own readers add about 1). vvf mount: reader threads ${threads ?? 'default'}; ${readCounters(mount)}.${jsMount ? ` Through JS: ${readCounters(jsMount)}.` : ''}
 
 ${table}

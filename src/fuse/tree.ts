@@ -323,8 +323,9 @@ export class VvfTree implements FuseFilesystem {
 
   /**
    * The whole file as held bytes and ranges of local files, made once per file (planning
-   * opens its sources and checks their validators); undefined when some bytes are not in
-   * local files, or the file cannot be planned now (its READs then report why).
+   * opens its sources and checks their validators, and counts as one read of the whole
+   * file in its read counters); undefined when some bytes are not in local files, or the
+   * file cannot be planned now (its READs then report why).
    */
   async filePlan(nodeid: bigint): Promise<FilePlan | undefined> {
     const entry = this.node(nodeid).entry;

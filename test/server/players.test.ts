@@ -173,7 +173,7 @@ describe('the player page and its scripts over HTTP', () => {
     const pid = ((await progressive.json()) as { id: string }).id;
     const r = await fetch(`${server.url}/v/${pid}/player.html`);
     assert.equal(r.status, 404);
-    assert.match(((await r.json()) as { message: string }).message, /is a progressive file: play \/v\/\w+\.mp4/);
+    assert.match(((await r.json()) as { message: string }).message, /is a progressive file: play \/v\/[\w-]+\.mp4/);
   });
 
   test('an hls presentation plays with hls.js by default, and Shaka on request; dash.js has nothing to play', async () => {
@@ -192,7 +192,7 @@ describe('the player page and its scripts over HTTP', () => {
     assert.equal(dash.status, 404);
     assert.match(
       ((await dash.json()) as { message: string }).message,
-      /dash\.js plays dash manifests; \w+ is a hls presentation \(players: hlsjs, shaka\)/,
+      /dash\.js plays dash manifests; [\w-]+ is a hls presentation \(players: hlsjs, shaka\)/,
     );
   });
 
@@ -223,7 +223,7 @@ describe('the player page and its scripts over HTTP', () => {
     assert.ok(section.length < html.length, 'a section for the presentation');
     const own = section.slice(0, section.indexOf('</section>'));
     assert.ok(!own.includes('<video'), 'no <video> for a package');
-    assert.match(own, /<h2><a href="\/v\/\w+\/player\.html">\w+<\/a> <span class="layout">cmaf<\/span><\/h2>/);
+    assert.match(own, /<h2><a href="\/v\/[\w-]+\/player\.html">[^<]+<\/a> <span class="layout">cmaf<\/span><\/h2>/);
     for (const m of ['manifest.mpd', 'manifest.m3u8', 'manifest-single.mpd', 'manifest-single.m3u8']) {
       assert.ok(own.includes(`href="/v/${id}/${m}"`), m);
     }

@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { JobState } from '../src/encode/job-state.js';
 import { analyzeSource, planChunks } from '../src/encode/plan.js';
-import type { Movie, Track } from '../src/model/movie.js';
+import { emptyLayout, type Movie, type Track } from '../src/model/movie.js';
 import { SampleTableBuilder } from '../src/model/sample-table.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -72,17 +72,7 @@ function measure(hours: number): void {
     majorBrand: 'isom',
     compatibleBrands: [],
     tracks: [track('video', hours), track('audio', hours)],
-    layout: {
-      kind: 'progressive',
-      moovOffset: 0,
-      moovSize: 0,
-      moovPosition: 'before-mdat',
-      fragmentCount: 0,
-      sidxCount: 0,
-      hasMfra: false,
-      segmentCount: 0,
-      metadataBytes: 0,
-    },
+    layout: emptyLayout('progressive'),
   };
   const model = heap() - before;
   const analysis = analyzeSource(movie);

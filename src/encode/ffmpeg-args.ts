@@ -13,6 +13,8 @@ export interface VideoSettings {
   preset?: string;
   /** Constant-quality level (x264 CRF, default 23; VP9 32; SVT-AV1 35), capped by each rung's bitrate. */
   quality?: number;
+  /** The device of a VAAPI or QSV encoder (default /dev/dri/renderD128). */
+  device?: string;
 }
 
 /**
@@ -101,26 +103,15 @@ export function encoderOf(s: VideoSettings): string {
  */
 export function chunkArgs(input: string, rungs: readonly Rung[], outputs: readonly string[], s: VideoSettings): string[] {
   const n = rungs.length;
+  const encoder = encoderOf(s);
+  const hw = hardwareOf(encoder, s.device);
+  // Scaled in software, then (VAAPI, QSV) uploaded to the device the encoder reads frames from.
+  const scaled = (r: Rung) => `scale=${r.width}:${r.height}:flags=bicubic,setsar=1${hw.upload}`;
   const graph =
     n === 1
-      ? `[0:v]scale=${rungs[0]!.width}:${rungs[0]!.height}:flags=bicubic,setsar=1[o0]`
-      : `[0:v]split=${n}${rungs.map((_, i) => `[s${i}]`).join('')};${rungs
-          .map((r, i) => `[s${i}]scale=${r.width}:${r.height}:flags=bicubic,setsar=1[o${i}]`)
-          .join(';')}`;
-  const encoder = encoderOf(s);
-  const args = [
-    '-hide_banner',
-    '-nostdin',
-    '-v',
-    'error',
-    '-progress',
-    'pipe:1',
-    '-nostats',
-    '-i',
-    input,
-    '-filter_complex',
-    graph,
-  ];
+      ? `[0:v]${scaled(rungs[0]!)}[o0]`
+      : `[0:v]split=${n}${rungs.map((_, i) => `[s${i}]`).join('')};${rungs.map((r, i) => `[s${i}]${scaled(r)}[o${i}]`).join(';')}`;
+  const args = [...hw.global, ...reading(input), '-filter_complex', graph];
   rungs.forEach((r, i) => {
     args.push(
       '-map',
@@ -144,6 +135,22 @@ export function chunkArgs(input: string, rungs: readonly Rung[], outputs: readon
     );
   });
   return args;
+}
+
+/**
+ * What a hardware encoder needs besides its name: VAAPI and QSV encode frames that live on
+ * their device, so the device is opened before the input and each rung's scaled frames are
+ * uploaded to it; NVENC (and software encoders) take frames from memory as they are.
+ */
+function hardwareOf(encoder: string, device: string | undefined): { global: string[]; upload: string } {
+  if (encoder.endsWith('_vaapi')) {
+    return { global: ['-vaapi_device', device ?? '/dev/dri/renderD128'], upload: ',format=nv12,hwupload' };
+  }
+  if (encoder.endsWith('_qsv')) {
+    const init = device === undefined ? 'qsv=hw' : `qsv=hw,child_device=${device}`;
+    return { global: ['-init_hw_device', init, '-filter_hw_device', 'hw'], upload: ',format=nv12,hwupload=extra_hw_frames=64' };
+  }
+  return { global: [], upload: '' };
 }
 
 /** The audio, whole, encoded once as AAC: the one audio codec every player of MP4, DASH and HLS plays. */

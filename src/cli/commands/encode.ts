@@ -18,6 +18,7 @@ export const encodeUsage = `  encode <input> -o DIR [options]       encode a lad
       --ladder <rungs>                  heights, optionally with bitrates (default ${DEFAULT_LADDER}; 720p@3000k)
       --codec <h264|av1|vp9>            libx264, libsvtav1 or libvpx-vp9 (default h264)
       --encoder <name>                  another ffmpeg encoder of the codec (h264_nvenc, h264_vaapi, h264_qsv)
+      --device <path>                   the VAAPI or QSV device (default /dev/dri/renderD128)
       --preset <preset>                 the encoder's speed preset (x264: veryfast…slow)
       --quality <n>                     constant quality under each rung's bitrate cap (x264 CRF, default 23)
       --chunk <seconds>                 target chunk duration (default 10)
@@ -59,6 +60,7 @@ export async function encode(args: string[]): Promise<number> {
       ladder: { type: 'string' },
       codec: { type: 'string' },
       encoder: { type: 'string' },
+      device: { type: 'string' },
       preset: { type: 'string' },
       quality: { type: 'string' },
       chunk: { type: 'string' },
@@ -158,6 +160,7 @@ export async function encode(args: string[]): Promise<number> {
         codec,
         gopSeconds: positiveNumber(values.gop, '--gop', 2),
         ...(values.encoder ? { encoder: values.encoder } : {}),
+        ...(values.device ? { device: values.device } : {}),
         ...(values.preset ? { preset: values.preset } : {}),
         ...(values.quality !== undefined ? { quality: positiveNumber(values.quality, '--quality', 23) } : {}),
       },

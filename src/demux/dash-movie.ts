@@ -4,7 +4,7 @@ import { emptyLayout, type Movie } from '../model/movie.js';
 import type { Source } from '../sources/source.js';
 import { MovieBuilder } from './movie-builder.js';
 import type { MpdManifest, MpdRepresentation } from './mpd.js';
-import { mapInOrder, type OpenUrl, readAheadFor, scanSegment, smallSegments } from './segment-scan.js';
+import { addInitSegment, mapInOrder, type OpenUrl, readAheadFor, scanSegment, smallSegments } from './segment-scan.js';
 
 export type { OpenUrl } from './segment-scan.js';
 
@@ -73,15 +73,7 @@ export async function readDashMovie(manifest: MpdManifest, input: string, opts: 
         source: initSource.key,
       });
     }
-    if (layout.moovOffset < 0) {
-      layout.moovOffset = initScan.moov.header.start;
-      layout.moovSize = initScan.moov.header.size;
-      if (initScan.ftyp) {
-        builder.majorBrand = initScan.ftyp.majorBrand;
-        builder.compatibleBrands = initScan.ftyp.compatibleBrands;
-      }
-    }
-    const context = builder.addInit(initScan.moov, builder.addSource(initSource), rep.id);
+    const context = addInitSegment(builder, layout, initSource, initScan.moov, initScan.ftyp, rep.id);
     builder.expectMoofs(
       context,
       parts.media.reduce((n, [, scan]) => n + scan.moofs.length, 0),

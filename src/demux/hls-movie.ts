@@ -7,6 +7,7 @@ import type { FragmentTrackState } from './fragment-samples.js';
 import { type HlsMediaPlaylist, type HlsParseBudget, type HlsPlaylist, parseM3u8 } from './m3u8.js';
 import { type InitContext, MovieBuilder } from './movie-builder.js';
 import {
+  addInitSegment,
   mapInOrder,
   type NameFormat,
   type OpenUrl,
@@ -184,15 +185,7 @@ async function readRendition(
     const detail = first.map < 0 ? 'has no EXT-X-MAP and its first segment holds no moov' : 'has an EXT-X-MAP that holds no moov';
     throw new VvfError('BOX_MISSING', `the media playlist ${detail} (${what})`, { source: initSource.key });
   }
-  if (layout.moovOffset < 0) {
-    layout.moovOffset = initScan.moov.header.start;
-    layout.moovSize = initScan.moov.header.size;
-    if (initScan.ftyp) {
-      builder.majorBrand = initScan.ftyp.majorBrand;
-      builder.compatibleBrands = initScan.ftyp.compatibleBrands;
-    }
-  }
-  const base = builder.addInit(initScan.moov, builder.addSource(initSource), stream.id);
+  const base = addInitSegment(builder, layout, initSource, initScan.moov, initScan.ftyp, stream.id);
 
   // The first segment alone first: a playlist of segments that are not MP4 fails after one read, not thirty.
   const hint = { bytes: 0 };

@@ -1,8 +1,11 @@
 // Scanning the segments of a manifest (DASH or HLS): each a file or a byte range of one, read through the policy's opener.
 import { basename } from 'node:path';
 import { VvfError } from '../errors.js';
+import type { ContainerNode } from '../isobmff/tree.js';
 import type { Limits } from '../limits.js';
+import type { MovieLayout } from '../model/movie.js';
 import type { Source } from '../sources/source.js';
+import type { InitContext, MovieBuilder } from './movie-builder.js';
 import { type Mp4Scan, scanMp4 } from './mp4-scan.js';
 import { ReadAheadSource } from './read-ahead.js';
 import { SNIFF_BYTES, type Sniffed, sniffInput, unknownFormatError } from './sniff.js';
@@ -121,4 +124,27 @@ export async function mapInOrder<T, R>(items: readonly T[], limit: number, fn: (
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
+}
+
+/**
+ * Adds a rendition's init segment (its moov, already found) to the movie being built; the
+ * first one also says where the movie's moov lies and gives the movie its brands.
+ */
+export function addInitSegment(
+  builder: MovieBuilder,
+  layout: MovieLayout,
+  source: Source,
+  moov: ContainerNode,
+  ftyp: Mp4Scan['ftyp'],
+  renditionId: string,
+): InitContext {
+  if (layout.moovOffset < 0) {
+    layout.moovOffset = moov.header.start;
+    layout.moovSize = moov.header.size;
+    if (ftyp) {
+      builder.majorBrand = ftyp.majorBrand;
+      builder.compatibleBrands = ftyp.compatibleBrands;
+    }
+  }
+  return builder.addInit(moov, builder.addSource(source), renditionId);
 }

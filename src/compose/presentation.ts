@@ -60,7 +60,7 @@ export function layoutPresentation(c: Composition, opts: PresentationOptions): {
   const index: PresentationIndex = {
     version: 1,
     layout: opts.layout,
-    segmentSeconds: Number(timeFraction(segmentSeconds).num) / Number(timeFraction(segmentSeconds).den),
+    segmentSeconds: seconds(segmentSeconds),
     duration: presentationSeconds(c),
     sets,
     tracks,
@@ -101,6 +101,12 @@ export function parsePackageIndex(bytes: Uint8Array): PresentationIndex {
     throw new VvfError('MEDIA_INCONSISTENT', 'presentation index has an unknown shape');
   }
   return index;
+}
+
+/** A time value as a number of seconds. */
+function seconds(v: TimeValue): number {
+  const { num, den } = timeFraction(v);
+  return Number(num) / Number(den);
 }
 
 /** Appends every extent of `layout` (indexing the same sources as `b`) to `b`. */
